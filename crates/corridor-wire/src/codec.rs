@@ -1,0 +1,262 @@
+//! The codec: the one module that knows bincode.
+//!
+//! bincode 2.0.1 (pinned: 3.0.0 is a tombstone and RUSTSEC-2025-0141 marks the
+//! crate unmaintained) encodes payloads through its serde integration with the
+//! `standard` config (little endian, varint integers). It was measured against
+//! bitcode in `benches/codec.rs` (see BENCHMARKS.md); swapping codecs means
+//! changing this file only.
+//!
+//! Decoding is strict and never panics:
+//! 1. the total size is checked against [`Limits::max_message_bytes`] before
+//!    anything is allocated;
+//! 2. the fixed header is read: magic, schema version, payload kind, flags;
+//! 3. `payload_len` must match the bytes that follow exactly (no trailing bytes);
+//! 4. bincode decodes under a fixed claim limit (64 MiB) and serde caps
+//!    preallocation for sequences, so a forged length prefix inside the payload
+//!    fails with a typed error instead of allocating what it claims;
+//! 5. the payload must be consumed exactly, then it is validated
+//!    ([`corridor_model::Validate`]: NaN, infinities, absurd values).
+
+use corridor_model::{DetectionFrame, IdError, IntersectionState, InvalidField, RsuId, SignalFrame, Timestamp, Validate};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::envelope::{Envelope, Header, PayloadKind, FIXED_HEADER_LEN, MAGIC, SCHEMA_VERSION};
+
+/// Size limits applied when decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest whole message accepted, bytes.
+    pub max_message_bytes: usize,
+}
+
+impl Default for Limits {
+    /// 4 MiB: a 200-object state is ~30 kB, a large HD map a few MB.
+    fn default() -> Self {
+        Self { max_message_bytes: 4 * 1024 * 1024 }
+    }
+}
+
+/// Hard cap on what bincode may allocate for one payload (the message limit can't exceed it).
+const BINCODE_LIMIT: usize = 64 * 1024 * 1024;
+
+fn config() -> bincode::config::Configuration<bincode::config::LittleEndian, bincode::config::Varint, bincode::config::Limit<BINCODE_LIMIT>> {
+    bincode::config::standard().with_limit::<BINCODE_LIMIT>()
+}
+
+/// A payload type that travels in an envelope.
+pub trait WirePayload: Serialize + DeserializeOwned + Validate {
+    /// The envelope's payload kind for this type.
+    const KIND: PayloadKind;
+}
+
+impl WirePayload for IntersectionState {
+    const KIND: PayloadKind = PayloadKind::IntersectionState;
+}
+
+impl WirePayload for DetectionFrame {
+    const KIND: PayloadKind = PayloadKind::Detections;
+}
+
+impl WirePayload for SignalFrame {
+    const KIND: PayloadKind = PayloadKind::Signals;
+}
+
+/// Why a message could not be encoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The sender name is not a key-safe id.
+    #[error("sender: {0}")]
+    Sender(#[from] IdError),
+    /// The payload is larger than a u32 length can say.
+    #[error("payload of {0} bytes is too large")]
+    TooLarge(usize),
+    /// bincode refused the value.
+    #[error("bincode: {0}")]
+    Bincode(#[from] bincode::error::EncodeError),
+}
+
+/// Why a message was refused. Every variant is a typed, recoverable error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// Larger than the configured limit (checked before any allocation).
+    #[error("message of {len} bytes exceeds the limit of {limit} bytes")]
+    Oversized {
+        /// Message length.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Shorter than its header says.
+    #[error("truncated: {needed} bytes needed, {got} present")]
+    Truncated {
+        /// Bytes the header requires.
+        needed: usize,
+        /// Bytes present.
+        got: usize,
+    },
+    /// Not a corridor envelope.
+    #[error("bad magic {0:02x?}: not a corridor envelope")]
+    BadMagic([u8; 4]),
+    /// Written by a schema version this build does not read.
+    #[error("schema version {found} is not supported (this build reads {supported})")]
+    SchemaVersion {
+        /// The version in the message.
+        found: u16,
+        /// The version this build reads.
+        supported: u16,
+    },
+    /// Unknown payload kind byte.
+    #[error("unknown payload kind {0}")]
+    UnknownKind(u8),
+    /// A different payload kind than the caller expected.
+    #[error("payload kind {found:?} where {expected:?} was expected")]
+    WrongKind {
+        /// The kind in the message.
+        found: PayloadKind,
+        /// The kind expected.
+        expected: PayloadKind,
+    },
+    /// Flags this version does not understand (e.g. a signed message to an unsigned reader).
+    #[error("unsupported flags {0:#04x}")]
+    Flags(u8),
+    /// The sender name is not a key-safe id.
+    #[error("sender: {0}")]
+    Sender(IdError),
+    /// Bytes after the declared payload.
+    #[error("{0} trailing bytes after the payload")]
+    TrailingBytes(usize),
+    /// bincode could not decode the payload.
+    #[error("payload: {0}")]
+    Payload(#[from] bincode::error::DecodeError),
+    /// The payload decoded but a value is invalid (NaN, infinite, out of range).
+    #[error("payload: {0}")]
+    Invalid(#[from] InvalidField),
+}
+
+impl DecodeError {
+    /// A short, stable reason label for counters (`oversized`, `truncated`, ...).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DecodeError::Oversized { .. } => "oversized",
+            DecodeError::Truncated { .. } => "truncated",
+            DecodeError::BadMagic(_) => "bad_magic",
+            DecodeError::SchemaVersion { .. } => "schema_version",
+            DecodeError::UnknownKind(_) => "unknown_kind",
+            DecodeError::WrongKind { .. } => "wrong_kind",
+            DecodeError::Flags(_) => "flags",
+            DecodeError::Sender(_) => "sender",
+            DecodeError::TrailingBytes(_) => "trailing_bytes",
+            DecodeError::Payload(_) => "payload",
+            DecodeError::Invalid(_) => "invalid_value",
+        }
+    }
+}
+
+/// Appends an envelope with `header` and `payload` to `buf`.
+pub fn encode_into<T: WirePayload>(buf: &mut Vec<u8>, header: &Header, payload: &T) -> Result<(), EncodeError> {
+    RsuId::new(&header.sender)?; // same rules as every key-safe id
+    let start = buf.len();
+    buf.extend_from_slice(&MAGIC);
+    buf.extend_from_slice(&header.schema_version.to_le_bytes());
+    buf.push(T::KIND as u8);
+    buf.push(header.flags);
+    buf.extend_from_slice(&header.seq.to_le_bytes());
+    buf.extend_from_slice(&header.capture_time.unix_ns.to_le_bytes());
+    buf.extend_from_slice(&header.publish_time.unix_ns.to_le_bytes());
+    let len_at = buf.len();
+    buf.extend_from_slice(&[0u8; 4]);
+    buf.push(header.sender.len() as u8); // <= 64, checked above
+    buf.extend_from_slice(header.sender.as_bytes());
+    let payload_start = buf.len();
+    bincode::serde::encode_into_std_write(payload, buf, config())?;
+    let payload_len = buf.len() - payload_start;
+    let len = u32::try_from(payload_len).map_err(|_| {
+        buf.truncate(start);
+        EncodeError::TooLarge(payload_len)
+    })?;
+    buf[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
+    Ok(())
+}
+
+/// Encodes an envelope into a new buffer.
+pub fn encode<T: WirePayload>(header: &Header, payload: &T) -> Result<Vec<u8>, EncodeError> {
+    let mut buf = Vec::with_capacity(256);
+    encode_into(&mut buf, header, payload)?;
+    Ok(buf)
+}
+
+fn read<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    let mut out = [0u8; N];
+    if let Some(src) = bytes.get(at..at + N) {
+        out.copy_from_slice(src);
+    }
+    out
+}
+
+/// Reads and checks the header; the payload stays encoded. Allocates only the sender name.
+pub fn decode_envelope(bytes: &[u8], limits: Limits) -> Result<Envelope<'_>, DecodeError> {
+    if bytes.len() > limits.max_message_bytes {
+        return Err(DecodeError::Oversized { len: bytes.len(), limit: limits.max_message_bytes });
+    }
+    if bytes.len() < FIXED_HEADER_LEN {
+        return Err(DecodeError::Truncated { needed: FIXED_HEADER_LEN, got: bytes.len() });
+    }
+    let magic: [u8; 4] = read(bytes, 0);
+    if magic != MAGIC {
+        return Err(DecodeError::BadMagic(magic));
+    }
+    let schema_version = u16::from_le_bytes(read(bytes, 4));
+    if schema_version != SCHEMA_VERSION {
+        return Err(DecodeError::SchemaVersion { found: schema_version, supported: SCHEMA_VERSION });
+    }
+    let kind = PayloadKind::from_u8(bytes[6]).ok_or(DecodeError::UnknownKind(bytes[6]))?;
+    let flags = bytes[7];
+    if flags != 0 {
+        return Err(DecodeError::Flags(flags));
+    }
+    let seq = u64::from_le_bytes(read(bytes, 8));
+    let capture_time = Timestamp::from_unix_ns(i64::from_le_bytes(read(bytes, 16)));
+    let publish_time = Timestamp::from_unix_ns(i64::from_le_bytes(read(bytes, 24)));
+    let payload_len = u32::from_le_bytes(read(bytes, 32)) as usize;
+    let sender_len = bytes[36] as usize;
+    let payload_start = FIXED_HEADER_LEN + sender_len;
+    let needed = payload_start.saturating_add(payload_len);
+    if bytes.len() < needed {
+        return Err(DecodeError::Truncated { needed, got: bytes.len() });
+    }
+    if bytes.len() > needed {
+        return Err(DecodeError::TrailingBytes(bytes.len() - needed));
+    }
+    let sender = std::str::from_utf8(&bytes[FIXED_HEADER_LEN..payload_start])
+        .map_err(|_| DecodeError::Sender(IdError::Empty { kind: "sender" }))
+        .and_then(|s| RsuId::new(s).map_err(DecodeError::Sender))?;
+    Ok(Envelope {
+        header: Header {
+            schema_version,
+            kind,
+            flags,
+            seq,
+            capture_time,
+            publish_time,
+            sender: sender.as_str().to_owned(),
+        },
+        payload: &bytes[payload_start..],
+    })
+}
+
+/// Decodes a whole message of payload type `T`: header checks, strict payload decode, validation.
+pub fn decode<T: WirePayload>(bytes: &[u8], limits: Limits) -> Result<(Header, T), DecodeError> {
+    let env = decode_envelope(bytes, limits)?;
+    if env.header.kind != T::KIND {
+        return Err(DecodeError::WrongKind { found: env.header.kind, expected: T::KIND });
+    }
+    let (value, used): (T, usize) = bincode::serde::decode_from_slice(env.payload, config())?;
+    if used != env.payload.len() {
+        return Err(DecodeError::TrailingBytes(env.payload.len() - used));
+    }
+    value.validate()?;
+    Ok((env.header, value))
+}

@@ -1,0 +1,234 @@
+//! RSU configuration: TOML, with the commented default in `roadside.default.toml`.
+//!
+//! Errors name the file and the field (toml's messages carry line and column;
+//! our own checks add the field path).
+
+use corridor_fusion::SensorSpec;
+use corridor_model::detection::SensorKind;
+use corridor_model::{IntersectionId, MapVersion, RegionId, RsuId, SensorExtrinsics, SensorId};
+use nalgebra::Vector3;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The commented default configuration.
+pub const DEFAULT_CONFIG: &str = include_str!("../roadside.default.toml");
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// TOML syntax or a field of the wrong type (the message has line and column).
+    #[error("{path}: {source}")]
+    Toml {
+        /// The file.
+        path: String,
+        /// toml's error.
+        source: toml::de::Error,
+    },
+    /// A field has a value we refuse.
+    #[error("{path}: field `{field}` = {value}: {reason}")]
+    Field {
+        /// The file.
+        path: String,
+        /// The field path.
+        field: String,
+        /// The value.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// How the RSU joins the zenoh network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZenohSection {
+    /// `peer` or `client`.
+    pub mode: String,
+    /// Endpoints to listen on.
+    #[serde(default)]
+    pub listen: Vec<String>,
+    /// Endpoints to connect to.
+    #[serde(default)]
+    pub connect: Vec<String>,
+}
+
+impl ZenohSection {
+    /// The zenoh config for this section (multicast scouting off).
+    pub fn to_zenoh(&self) -> Result<zenoh::Config, corridor_wire::presets::PresetError> {
+        match self.mode.as_str() {
+            "client" => corridor_wire::presets::client(&self.connect),
+            _ => corridor_wire::presets::peer(&self.listen, &self.connect),
+        }
+    }
+}
+
+/// One sensor's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SensorSection {
+    /// Sensor id (the `{sensor}` key segment).
+    pub id: SensorId,
+    /// `lidar`, `camera` or `radar`.
+    pub kind: SensorKind,
+    /// ENU position, metres.
+    pub position_m: [f64; 3],
+    /// Heading, degrees counter-clockwise from east.
+    pub yaw_deg: f64,
+    /// Pitch, degrees, positive looks down.
+    #[serde(default)]
+    pub pitch_deg: f64,
+}
+
+impl SensorSection {
+    /// The fusion crate's view of this sensor.
+    pub fn spec(&self) -> SensorSpec {
+        SensorSpec {
+            id: self.id.clone(),
+            kind: self.kind,
+            extrinsics: SensorExtrinsics::from_pose(
+                Vector3::from(self.position_m),
+                self.yaw_deg.to_radians(),
+                self.pitch_deg.to_radians(),
+            ),
+        }
+    }
+}
+
+/// The whole RSU configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RsuConfig {
+    /// Region.
+    pub region: RegionId,
+    /// This RSU.
+    pub rsu: RsuId,
+    /// The intersection it serves.
+    pub intersection: IntersectionId,
+    /// Map content hash, hex.
+    #[serde(default = "zero_hash")]
+    pub map_version: String,
+    /// Publish the JSON mirror of the state too.
+    #[serde(default)]
+    pub json_mirror: bool,
+    /// Input queue capacity.
+    #[serde(default = "default_queue")]
+    pub input_queue: usize,
+    /// Stats period, ms.
+    #[serde(default = "default_stats_period")]
+    pub stats_period_ms: u64,
+    /// Zenoh.
+    pub zenoh: ZenohSection,
+    /// Sensors.
+    #[serde(default)]
+    pub sensors: Vec<SensorSection>,
+}
+
+fn zero_hash() -> String {
+    MapVersion::default().to_hex()
+}
+fn default_queue() -> usize {
+    1024
+}
+fn default_stats_period() -> u64 {
+    1000
+}
+
+impl RsuConfig {
+    /// Parses and checks a configuration; `path` is used in messages only.
+    pub fn parse(text: &str, path: &str) -> Result<Self, ConfigError> {
+        let cfg: RsuConfig = toml::from_str(text).map_err(|source| ConfigError::Toml { path: path.to_owned(), source })?;
+        cfg.check(path)?;
+        Ok(cfg)
+    }
+
+    /// Reads and parses a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: p.clone(), source })?;
+        Self::parse(&text, &p)
+    }
+
+    /// The map version as a hash.
+    pub fn map_version(&self) -> MapVersion {
+        MapVersion::from_hex(&self.map_version).unwrap_or_default()
+    }
+
+    fn check(&self, path: &str) -> Result<(), ConfigError> {
+        let field = |field: &str, value: String, reason: &str| ConfigError::Field {
+            path: path.to_owned(),
+            field: field.to_owned(),
+            value,
+            reason: reason.to_owned(),
+        };
+        if MapVersion::from_hex(&self.map_version).is_none() {
+            return Err(field("map_version", format!("{:?}", self.map_version), "expected 64 hex characters"));
+        }
+        if !matches!(self.zenoh.mode.as_str(), "peer" | "client") {
+            return Err(field("zenoh.mode", format!("{:?}", self.zenoh.mode), "expected \"peer\" or \"client\""));
+        }
+        if self.input_queue == 0 {
+            return Err(field("input_queue", "0".into(), "must be at least 1"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, s) in self.sensors.iter().enumerate() {
+            if !seen.insert(s.id.clone()) {
+                return Err(field(&format!("sensors[{i}].id"), format!("{:?}", s.id.as_str()), "duplicate sensor id"));
+            }
+            for (k, v) in s.position_m.iter().enumerate() {
+                if !v.is_finite() || v.abs() > 10_000.0 {
+                    return Err(field(&format!("sensors[{i}].position_m[{k}]"), v.to_string(), "not a finite position within 10 km"));
+                }
+            }
+            for (name, v) in [("yaw_deg", s.yaw_deg), ("pitch_deg", s.pitch_deg)] {
+                if !v.is_finite() || v.abs() > 360.0 {
+                    return Err(field(&format!("sensors[{i}].{name}"), v.to_string(), "not an angle within +-360 degrees"));
+                }
+            }
+        }
+        self.zenoh.to_zenoh().map_err(|e| field(&format!("zenoh.{}", e.key.replace("/endpoints", "")), e.value, &e.message))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_commented_default_parses() {
+        let cfg = RsuConfig::parse(DEFAULT_CONFIG, "roadside.default.toml").unwrap();
+        assert_eq!(cfg.sensors.len(), 4);
+        assert_eq!(cfg.rsu.as_str(), "rsu-a");
+        assert_eq!(cfg.map_version(), MapVersion::default());
+    }
+
+    #[test]
+    fn bad_values_name_file_and_field() {
+        let cases = [
+            ("rsu = \"rsu-a\"", "rsu = \"rsu/a\"", "rsu/a"),
+            ("map_version = \"0000", "map_version = \"zz00", "map_version"),
+            ("mode = \"peer\"", "mode = \"mesh\"", "zenoh.mode"),
+            ("position_m = [15.0, 15.0, 6.0]", "position_m = [15.0, 1e9, 6.0]", "sensors[0].position_m[1]"),
+            ("id = \"cam-nw\"", "id = \"lidar-ne\"", "sensors[2].id"),
+            ("kind = \"camera\"", "kind = \"sonar\"", "sonar"),
+            ("json_mirror = false", "json_mirror = false\nbogus = 1", "bogus"),
+            ("listen = [\"tcp/127.0.0.1:7447\"]", "listen = [\"nonsense\"]", "zenoh.listen"),
+        ];
+        for (from, to, want) in cases {
+            assert!(DEFAULT_CONFIG.contains(from), "{from}");
+            let text = DEFAULT_CONFIG.replacen(from, to, 1);
+            let err = RsuConfig::parse(&text, "x.toml").unwrap_err().to_string();
+            assert!(err.starts_with("x.toml: "), "{err}");
+            assert!(err.contains(want), "{err} should name {want}");
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The sans-IO RSU: encoded samples in, intersection states out.
+//!
+//! [`RsuCore::handle_sample`] takes `(now, key, bytes)` exactly as they come off
+//! zenoh. Detection frames (binary envelope or JSON) go to the fusion; signal
+//! controller frames replace the current signal phases. Every refused sample
+//! is counted by reason in [`RsuStats`] and the core keeps going. After input,
+//! [`RsuCore::poll_state`] returns the next state to publish, if the fusion
+//! produced output: objects predicted to the newest fused capture time, the
+//! latest signal phases, the map version, a sequence number +1 per state.
+
+use corridor_fusion::{FrameOutcome, Fusion, FusionConfig, FusionStats};
+use corridor_model::{DetectionFrame, IntersectionState, MapVersion, SignalFrame, Timestamp};
+use corridor_wire::json::detection_frame_from_json;
+use corridor_wire::{decode, Key, Limits};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+use crate::config::RsuConfig;
+
+/// RSU counters (published as JSON on the stats key).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RsuStats {
+    /// Samples received per input key kind (`det`, `det_json`, `signal`).
+    pub samples: BTreeMap<&'static str, u64>,
+    /// Samples refused before reaching the fusion, by reason (`truncated`, `json`, `sensor_mismatch`, ...).
+    pub rejected: BTreeMap<String, u64>,
+    /// States published.
+    pub states_published: u64,
+    /// The fusion's own counters (per sensor: frames, rejections by reason, late frames, clock offset).
+    pub fusion: FusionStats,
+    /// Fusion time of the last processed step, microseconds (measured by the service).
+    pub last_fusion_us: u64,
+    /// Map version in force, hex.
+    pub map_version: String,
+}
+
+impl RsuStats {
+    /// Every refused input: rejected samples plus the fusion's rejected and dropped frames.
+    pub fn dropped_total(&self) -> u64 {
+        let fusion: u64 = self
+            .fusion
+            .sensors
+            .values()
+            .map(|s| s.frames_rejected_total() + s.dropped_frames)
+            .sum::<u64>()
+            + self.fusion.unknown_sensor_frames;
+        self.rejected.values().sum::<u64>() + fusion
+    }
+}
+
+/// The RSU's logic, with no IO.
+#[derive(Debug)]
+pub struct RsuCore {
+    config: RsuConfig,
+    map_version: MapVersion,
+    fusion: Fusion,
+    signals: Option<SignalFrame>,
+    seq: u64,
+    last_ingest: Timestamp,
+    stats: RsuStats,
+    limits: Limits,
+}
+
+impl RsuCore {
+    /// An RSU for `config` with the default fusion tuning.
+    pub fn new(config: RsuConfig) -> Self {
+        Self::with_fusion(config, FusionConfig::default())
+    }
+
+    /// An RSU with explicit fusion tuning.
+    pub fn with_fusion(config: RsuConfig, fusion: FusionConfig) -> Self {
+        let sensors = config.sensors.iter().map(|s| s.spec()).collect();
+        let map_version = config.map_version();
+        Self {
+            fusion: Fusion::new(fusion, sensors),
+            map_version,
+            signals: None,
+            seq: 0,
+            last_ingest: Timestamp::EPOCH,
+            stats: RsuStats { map_version: map_version.to_hex(), ..RsuStats::default() },
+            limits: Limits::default(),
+            config,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RsuConfig {
+        &self.config
+    }
+
+    /// Switches the map version named by every following state (between two frames).
+    pub fn set_map_version(&mut self, v: MapVersion) {
+        self.map_version = v;
+        self.stats.map_version = v.to_hex();
+    }
+
+    fn reject(&mut self, reason: impl Into<String>) {
+        *self.stats.rejected.entry(reason.into()).or_default() += 1;
+    }
+
+    /// Handles one input sample received at `now`. Refusals are counted, never fatal.
+    pub fn handle_sample(&mut self, now: Timestamp, key: &str, bytes: &[u8]) {
+        let parsed = Key::parse(key);
+        let ours = |region: &corridor_model::RegionId, rsu: &corridor_model::RsuId| {
+            *region == self.config.region && *rsu == self.config.rsu
+        };
+        match parsed {
+            Ok(Key::Detections { region, rsu, sensor }) if ours(&region, &rsu) => {
+                *self.stats.samples.entry("det").or_default() += 1;
+                match decode::<DetectionFrame>(bytes, self.limits) {
+                    Ok((_, frame)) if frame.sensor == sensor => self.fuse(now, frame),
+                    Ok(_) => self.reject("sensor_mismatch"),
+                    Err(e) => {
+                        tracing::debug!(%key, error = %e, "refused detection frame");
+                        self.reject(e.reason())
+                    }
+                }
+            }
+            Ok(Key::DetectionsJson { region, rsu, sensor }) if ours(&region, &rsu) => {
+                *self.stats.samples.entry("det_json").or_default() += 1;
+                if bytes.len() > self.limits.max_message_bytes {
+                    return self.reject("oversized");
+                }
+                match detection_frame_from_json(bytes) {
+                    Ok(frame) if frame.sensor == sensor => self.fuse(now, frame),
+                    Ok(_) => self.reject("sensor_mismatch"),
+                    Err(e) => {
+                        tracing::debug!(%key, error = %e, "refused JSON detection frame");
+                        self.reject("json")
+                    }
+                }
+            }
+            Ok(Key::Signals { region, rsu }) if ours(&region, &rsu) => {
+                *self.stats.samples.entry("signal").or_default() += 1;
+                match decode::<SignalFrame>(bytes, self.limits) {
+                    Ok((_, frame)) => {
+                        if self.signals.as_ref().is_none_or(|s| s.time <= frame.time) {
+                            self.signals = Some(frame);
+                        } else {
+                            self.reject("signal_out_of_order");
+                        }
+                    }
+                    Err(e) => self.reject(e.reason()),
+                }
+            }
+            _ => self.reject("bad_key"),
+        }
+    }
+
+    fn fuse(&mut self, now: Timestamp, frame: DetectionFrame) {
+        self.last_ingest = now;
+        if let FrameOutcome::Rejected(r) = self.fusion.handle_frame(now, frame) {
+            tracing::debug!(reason = ?r, "fusion refused a frame");
+        }
+    }
+
+    /// Releases frames whose wait in the reorder buffer is over.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.fusion.handle_timeout(now);
+    }
+
+    /// When [`RsuCore::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.fusion.poll_timeout()
+    }
+
+    /// The next state to publish, stamped `now` as its publish time.
+    pub fn poll_state(&mut self, now: Timestamp) -> Option<IntersectionState> {
+        let out = self.fusion.poll_output()?;
+        self.seq += 1;
+        self.stats.states_published += 1;
+        let mut signals = self.signals.as_ref().map(|s| s.groups.clone()).unwrap_or_default();
+        signals.sort_by_key(|g| g.id);
+        Some(IntersectionState {
+            intersection: self.config.intersection.clone(),
+            rsu: self.config.rsu.clone(),
+            seq: self.seq,
+            capture_time: out.capture_time,
+            ingest_time: self.last_ingest,
+            publish_time: now,
+            map_version: self.map_version,
+            rules_version: None,
+            objects: out.objects,
+            signals,
+        })
+    }
+
+    /// Counters, with the fusion's counters refreshed.
+    pub fn stats(&mut self) -> &RsuStats {
+        self.stats.fusion = self.fusion.stats().clone();
+        &self.stats
+    }
+
+    /// Records the fusion time of the last step (measured by the IO layer).
+    pub fn record_fusion_time(&mut self, us: u64) {
+        self.stats.last_fusion_us = us;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DEFAULT_CONFIG;
+    use corridor_model::detection::SensorKind;
+    use corridor_model::{Detection, ObjectClass, SensorId};
+    use corridor_wire::{encode, Header, PayloadKind};
+    use nalgebra::{Matrix3, Vector3};
+
+    fn core() -> RsuCore {
+        RsuCore::new(RsuConfig::parse(DEFAULT_CONFIG, "default").unwrap())
+    }
+
+    fn frame(sensor: &str, t: Timestamp, seq: u64) -> DetectionFrame {
+        DetectionFrame {
+            sensor: SensorId::new(sensor).unwrap(),
+            kind: SensorKind::Lidar,
+            frame_seq: seq,
+            capture_time: t,
+            detections: vec![Detection {
+                class: ObjectClass::Car,
+                class_confidence: 0.9,
+                // lidar-ne looks south-west from (15, 15, 6): 20 m ahead is near the centre
+                position_m: Vector3::new(20.0, 0.0, -5.0),
+                position_cov: Matrix3::from_diagonal_element(0.0225),
+                velocity_mps: None,
+                heading_rad: None,
+                size_m: None,
+            }],
+        }
+    }
+
+    fn bytes(f: &DetectionFrame) -> Vec<u8> {
+        encode(&Header::new(PayloadKind::Detections, f.sensor.as_str(), f.frame_seq, f.capture_time, f.capture_time), f).unwrap()
+    }
+
+    const KEY: &str = "corridor/demo/rsu/rsu-a/sensor/lidar-ne/det";
+
+    #[test]
+    fn frames_become_states_with_increasing_sequence_numbers() {
+        let mut c = core();
+        let t0 = Timestamp::from_secs_f64(1000.0);
+        let mut states = vec![];
+        for i in 0..30u64 {
+            let t = t0.add_secs_f64(i as f64 * 0.1);
+            c.handle_sample(t, KEY, &bytes(&frame("lidar-ne", t, i)));
+            let later = t.add_secs_f64(0.5);
+            c.handle_timeout(later);
+            if let Some(s) = c.poll_state(later) {
+                states.push(s);
+            }
+        }
+        assert!(!states.is_empty());
+        assert!(states.windows(2).all(|w| w[1].seq == w[0].seq + 1));
+        let last = states.last().unwrap();
+        assert_eq!(last.objects.len(), 1, "{last:?}");
+        // lidar-ne at (15,15) facing -135 deg: 20 m forward is (15-14.1, 15-14.1)
+        let p = last.objects[0].position_m;
+        assert!((p.x - 0.86).abs() < 0.5 && (p.y - 0.86).abs() < 0.5, "{p}");
+        assert_eq!(c.stats().samples.get("det"), Some(&30));
+    }
+
+    #[test]
+    fn bad_input_is_counted_and_the_core_keeps_going() {
+        let mut c = core();
+        let t = Timestamp::from_secs_f64(5.0);
+        let good = bytes(&frame("lidar-ne", t, 1));
+        c.handle_sample(t, KEY, &good[..20]);
+        c.handle_sample(t, "corridor/demo/rsu/rsu-a/sensor/lidar-sw/det", &good); // frame says lidar-ne
+        c.handle_sample(t, "corridor/demo/rsu/rsu-b/sensor/lidar-ne/det", &good); // not our RSU
+        c.handle_sample(t, "corridor/demo/rsu/rsu-a/sensor/lidar-ne/det/json", b"{not json");
+        let mut nan = frame("lidar-ne", t, 2);
+        nan.detections[0].position_m.y = f64::NAN;
+        c.handle_sample(t, KEY, &bytes(&nan));
+        let s = c.stats().clone();
+        assert_eq!(s.rejected.get("truncated"), Some(&1));
+        assert_eq!(s.rejected.get("sensor_mismatch"), Some(&1));
+        assert_eq!(s.rejected.get("bad_key"), Some(&1));
+        assert_eq!(s.rejected.get("json"), Some(&1));
+        assert_eq!(s.rejected.get("invalid_value"), Some(&1));
+        assert_eq!(s.dropped_total(), 5);
+        // and a good frame still goes through
+        c.handle_sample(t, KEY, &good);
+        assert_eq!(c.stats().fusion.sensors[&SensorId::new("lidar-ne").unwrap()].frames_received, 1);
+    }
+
+    #[test]
+    fn json_detections_are_accepted() {
+        let mut c = core();
+        let json = br#"{"sensor":"cam-nw","kind":"camera","capture_time_ns":5000000000,"detections":[{"class":"pedestrian","position_m":[10,0,-5]}]}"#;
+        c.handle_sample(Timestamp::from_secs_f64(5.01), "corridor/demo/rsu/rsu-a/sensor/cam-nw/det/json", json);
+        let s = c.stats();
+        assert_eq!(s.samples.get("det_json"), Some(&1));
+        assert!(s.rejected.is_empty(), "{:?}", s.rejected);
+        assert_eq!(s.fusion.sensors[&SensorId::new("cam-nw").unwrap()].frames_received, 1);
+    }
+}

@@ -1,0 +1,22 @@
+//! The corridor roadside unit (RSU).
+//!
+//! One RSU serves one intersection: it subscribes to its sensors' detection
+//! keys and its signal controller, fuses detections into tracks
+//! (`corridor-fusion`), attaches the signal phases and the map version, and
+//! publishes the digital intersection state on
+//! `corridor/{region}/ix/{intersection}/state`.
+//!
+//! - [`config`]: the TOML configuration ([`config::RsuConfig`]) with a commented default.
+//! - [`core`]: the sans-IO RSU ([`core::RsuCore`]): bytes in, states out, every
+//!   rejection counted by reason.
+//! - [`service`]: the zenoh edge ([`service::RsuService`]): subscribers feed a
+//!   bounded queue, one fusion thread drains it and publishes.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod core;
+pub mod service;
+
+pub use config::RsuConfig;
+pub use core::{RsuCore, RsuStats};
+pub use service::RsuService;

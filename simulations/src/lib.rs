@@ -1,0 +1,15 @@
+//! corridor simulations: a built-in corridor of signalized intersections,
+//! simulated roadside sensors, and scoring against ground truth.
+//!
+//! - [`world`]: the deterministic traffic world (vehicles that turn and queue, pedestrians).
+//! - [`signals`]: fixed-time signal plans and the SPaT they produce.
+//! - [`sensors`]: lidar and camera models with the default acceptance profiles.
+//! - [`score`]: MOTChallenge-style CSV and CLEAR MOT / IDF1 scoring.
+//! - [`demo`]: the end-to-end demo: sensors, RSUs and vehicles as zenoh peers on loopback.
+#![forbid(unsafe_code)]
+
+pub mod demo;
+pub mod score;
+pub mod sensors;
+pub mod signals;
+pub mod world;
