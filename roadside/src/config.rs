@@ -145,7 +145,8 @@ fn default_stats_period() -> u64 {
 impl RsuConfig {
     /// Parses and checks a configuration; `path` is used in messages only.
     pub fn parse(text: &str, path: &str) -> Result<Self, ConfigError> {
-        let cfg: RsuConfig = toml::from_str(text).map_err(|source| ConfigError::Toml { path: path.to_owned(), source })?;
+        let cfg: RsuConfig =
+            toml::from_str(text).map_err(|source| ConfigError::Toml { path: path.to_owned(), source })?;
         cfg.check(path)?;
         Ok(cfg)
     }
@@ -185,16 +186,26 @@ impl RsuConfig {
             }
             for (k, v) in s.position_m.iter().enumerate() {
                 if !v.is_finite() || v.abs() > 10_000.0 {
-                    return Err(field(&format!("sensors[{i}].position_m[{k}]"), v.to_string(), "not a finite position within 10 km"));
+                    return Err(field(
+                        &format!("sensors[{i}].position_m[{k}]"),
+                        v.to_string(),
+                        "not a finite position within 10 km",
+                    ));
                 }
             }
             for (name, v) in [("yaw_deg", s.yaw_deg), ("pitch_deg", s.pitch_deg)] {
                 if !v.is_finite() || v.abs() > 360.0 {
-                    return Err(field(&format!("sensors[{i}].{name}"), v.to_string(), "not an angle within +-360 degrees"));
+                    return Err(field(
+                        &format!("sensors[{i}].{name}"),
+                        v.to_string(),
+                        "not an angle within +-360 degrees",
+                    ));
                 }
             }
         }
-        self.zenoh.to_zenoh().map_err(|e| field(&format!("zenoh.{}", e.key.replace("/endpoints", "")), e.value, &e.message))?;
+        self.zenoh
+            .to_zenoh()
+            .map_err(|e| field(&format!("zenoh.{}", e.key.replace("/endpoints", "")), e.value, &e.message))?;
         Ok(())
     }
 }

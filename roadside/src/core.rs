@@ -35,16 +35,29 @@ pub struct RsuStats {
 }
 
 impl RsuStats {
-    /// Every refused input: rejected samples plus the fusion's rejected and dropped frames.
+    /// Every refused or dropped input by reason: rejected samples, frames the fusion refused
+    /// (`frame_too_late`, `frame_unknown_sensor`, ...) and late frames it dropped.
+    pub fn drop_reasons(&self) -> BTreeMap<String, u64> {
+        let mut m = self.rejected.clone();
+        for s in self.fusion.sensors.values() {
+            for (kind, n) in &s.frames_rejected {
+                let name = serde_json::to_string(kind).unwrap_or_default().trim_matches('"').to_owned();
+                *m.entry(format!("frame_{name}")).or_default() += n;
+            }
+            if s.dropped_frames > 0 {
+                *m.entry("late_frame_dropped".into()).or_default() += s.dropped_frames;
+            }
+        }
+        if self.fusion.unknown_sensor_frames > 0 {
+            *m.entry("frame_unknown_sensor".into()).or_default() += self.fusion.unknown_sensor_frames;
+        }
+        m.retain(|_, n| *n > 0);
+        m
+    }
+
+    /// Total of [`RsuStats::drop_reasons`].
     pub fn dropped_total(&self) -> u64 {
-        let fusion: u64 = self
-            .fusion
-            .sensors
-            .values()
-            .map(|s| s.frames_rejected_total() + s.dropped_frames)
-            .sum::<u64>()
-            + self.fusion.unknown_sensor_frames;
-        self.rejected.values().sum::<u64>() + fusion
+        self.drop_reasons().values().sum()
     }
 }
 
@@ -230,7 +243,8 @@ mod tests {
     }
 
     fn bytes(f: &DetectionFrame) -> Vec<u8> {
-        encode(&Header::new(PayloadKind::Detections, f.sensor.as_str(), f.frame_seq, f.capture_time, f.capture_time), f).unwrap()
+        encode(&Header::new(PayloadKind::Detections, f.sensor.as_str(), f.frame_seq, f.capture_time, f.capture_time), f)
+            .unwrap()
     }
 
     const KEY: &str = "corridor/demo/rsu/rsu-a/sensor/lidar-ne/det";

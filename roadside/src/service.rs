@@ -44,29 +44,41 @@ pub struct RsuService {
 
 impl RsuService {
     /// Starts the RSU on an open zenoh session.
-    pub async fn start(config: RsuConfig, session: &zenoh::Session, clock: Arc<dyn Clock>) -> zenoh::Result<RsuService> {
+    pub async fn start(
+        config: RsuConfig,
+        session: &zenoh::Session,
+        clock: Arc<dyn Clock>,
+    ) -> zenoh::Result<RsuService> {
         let region = config.region.clone();
         let rsu = config.rsu.clone();
         let state_key = Key::State { region: region.clone(), intersection: config.intersection.clone() };
         let json_key = Key::StateJson { region: region.clone(), intersection: config.intersection.clone() };
         let stats_key = Key::Stats { region: region.clone(), rsu: rsu.clone() };
         let state_pub = presets::declare_publisher(session, &state_key).await?;
-        let json_pub = if config.json_mirror { Some(presets::declare_publisher(session, &json_key).await?) } else { None };
+        let json_pub =
+            if config.json_mirror { Some(presets::declare_publisher(session, &json_key).await?) } else { None };
         let stats_pub = presets::declare_publisher(session, &stats_key).await?;
-        let token = session.liveliness().declare_token(Key::Alive { region: region.clone(), rsu: rsu.clone() }.to_string()).await?;
+        let token = session
+            .liveliness()
+            .declare_token(Key::Alive { region: region.clone(), rsu: rsu.clone() }.to_string())
+            .await?;
 
         let (tx, rx) = sync_channel::<Input>(config.input_queue);
         let (ctl_tx, ctl_rx) = sync_channel::<Control>(16);
         let queue_full = Arc::new(AtomicU64::new(0));
         let mut subscribers = Vec::new();
-        for selector in [keys::detections_of_rsu(&region, &rsu), Key::Signals { region: region.clone(), rsu: rsu.clone() }.to_string()] {
+        for selector in [
+            keys::detections_of_rsu(&region, &rsu),
+            Key::Signals { region: region.clone(), rsu: rsu.clone() }.to_string(),
+        ] {
             let tx = tx.clone();
             let clock = Arc::clone(&clock);
             let queue_full = Arc::clone(&queue_full);
             let sub = session
                 .declare_subscriber(selector)
                 .callback(move |sample| {
-                    let input = (clock.now(), sample.key_expr().as_str().to_owned(), sample.payload().to_bytes().into_owned());
+                    let input =
+                        (clock.now(), sample.key_expr().as_str().to_owned(), sample.payload().to_bytes().into_owned());
                     if let Err(TrySendError::Full(_)) = tx.try_send(input) {
                         queue_full.fetch_add(1, Ordering::Relaxed);
                     }
@@ -87,11 +99,33 @@ impl RsuService {
             std::thread::Builder::new()
                 .name(format!("rsu-{rsu}"))
                 .spawn(move || {
-                    Worker { core, rx, ctl_rx, clock, state_pub, json_pub, stats_pub, stats, stop, queue_full, period, buf: Vec::new() }.run()
+                    Worker {
+                        core,
+                        rx,
+                        ctl_rx,
+                        clock,
+                        state_pub,
+                        json_pub,
+                        stats_pub,
+                        stats,
+                        stop,
+                        queue_full,
+                        period,
+                        buf: Vec::new(),
+                    }
+                    .run()
                 })
                 .map_err(|e| zenoh::Error::from(e.to_string()))?
         };
-        Ok(RsuService { stats, queue_full, stop, control: ctl_tx, worker: Some(worker), _subscribers: subscribers, _token: token })
+        Ok(RsuService {
+            stats,
+            queue_full,
+            stop,
+            control: ctl_tx,
+            worker: Some(worker),
+            _subscribers: subscribers,
+            _token: token,
+        })
     }
 
     /// A snapshot of the counters (refreshed by the fusion thread about every 100 ms).
@@ -199,7 +233,13 @@ impl Worker {
     }
 
     fn publish(&mut self, state: &corridor_model::IntersectionState) {
-        let header = Header::new(PayloadKind::IntersectionState, state.rsu.as_str(), state.seq, state.capture_time, state.publish_time);
+        let header = Header::new(
+            PayloadKind::IntersectionState,
+            state.rsu.as_str(),
+            state.seq,
+            state.capture_time,
+            state.publish_time,
+        );
         self.buf.clear();
         match encode_into(&mut self.buf, &header, state) {
             Ok(()) => {

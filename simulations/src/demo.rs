@@ -81,6 +81,8 @@ pub struct DemoReport {
     pub states_published: u64,
     /// Messages dropped anywhere (RSU input rejections, SDK drops).
     pub dropped: u64,
+    /// The same, by reason (`rsu:<reason>`, `sdk:<reason>`).
+    pub drop_reasons: std::collections::BTreeMap<String, u64>,
     /// Vehicles.
     pub vehicles: usize,
     /// RSUs.
@@ -99,6 +101,8 @@ impl DemoReport {
             "transport: rsus={} vehicles={} states_published={} states_received={} pipeline_p50_us={} pipeline_p99_us={}",
             self.rsus, self.vehicles, self.states_published, self.states_received, self.pipeline_p50_us, self.pipeline_p99_us
         );
+        let reasons: Vec<String> = self.drop_reasons.iter().map(|(k, n)| format!("{k}={n}")).collect();
+        println!("drops: total={} {}", self.dropped, reasons.join(" "));
         println!(
             "summary: objects={} mota={:.3} idf1={:.3} latency_p50_us={} latency_p99_us={} dropped={}",
             s.gt_ids_matched, s.mota, s.idf1, self.latency_p50_us, self.latency_p99_us, self.dropped
@@ -132,7 +136,9 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
         .map_err(|e| anyhow::anyhow!("opening the hub zenoh session on {hub_ep}: {e}"))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let layout = default_layout();
-    let map_version = corridor_model::MapVersion(*blake3::hash(format!("builtin-corridor/{}x250m/v1", cfg.intersections).as_bytes()).as_bytes());
+    let map_version = corridor_model::MapVersion(
+        *blake3::hash(format!("builtin-corridor/{}x250m/v1", cfg.intersections).as_bytes()).as_bytes(),
+    );
 
     // RSUs
     let mut rsus = Vec::new();
@@ -161,8 +167,13 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
                 })
                 .collect::<Result<_, corridor_model::IdError>>()?,
         };
-        let session = zenoh::open(rsu_cfg.zenoh.to_zenoh()?).await.map_err(|e| anyhow::anyhow!("RSU {k} session: {e}"))?;
-        rsus.push(RsuService::start(rsu_cfg, &session, Arc::clone(&clock)).await.map_err(|e| anyhow::anyhow!("RSU {k}: {e}"))?);
+        let session =
+            zenoh::open(rsu_cfg.zenoh.to_zenoh()?).await.map_err(|e| anyhow::anyhow!("RSU {k} session: {e}"))?;
+        rsus.push(
+            RsuService::start(rsu_cfg, &session, Arc::clone(&clock))
+                .await
+                .map_err(|e| anyhow::anyhow!("RSU {k}: {e}"))?,
+        );
         rsu_sessions.push(session);
     }
 
@@ -209,7 +220,11 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
     // the world and its sensors
     let n = cfg.intersections;
     let plans = (0..n).map(|k| SignalPlan::two_phase(k as f64 * 18.0)).collect();
-    let mut world = World::new(WorldConfig { intersections: n, ..WorldConfig::default() }, plans, ChaCha8Rng::seed_from_u64(cfg.seed));
+    let mut world = World::new(
+        WorldConfig { intersections: n, ..WorldConfig::default() },
+        plans,
+        ChaCha8Rng::seed_from_u64(cfg.seed),
+    );
     while world.t_s < WARMUP_S {
         world.step(DT_S);
     }
@@ -244,8 +259,18 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
     // let the last states arrive
     tokio::time::sleep(Duration::from_millis(300)).await;
     let states_published: u64 = rsus.iter().map(|r| r.stats().states_published).sum();
-    let rsu_dropped: u64 = rsus.iter().map(|r| r.stats().dropped_total()).sum();
-    let sdk_dropped: u64 = vehicles.iter().map(|v| v.stats().dropped_total()).sum();
+    let mut drop_reasons = std::collections::BTreeMap::new();
+    for r in &rsus {
+        for (k, n) in r.stats().drop_reasons() {
+            *drop_reasons.entry(format!("rsu:{k}")).or_insert(0) += n;
+        }
+    }
+    for v in &vehicles {
+        for (k, n) in v.stats().dropped {
+            *drop_reasons.entry(format!("sdk:{k}")).or_insert(0) += n;
+        }
+    }
+    let dropped: u64 = drop_reasons.values().sum();
     let observed = std::mem::take(&mut *observed.lock().unwrap_or_else(PoisonError::into_inner));
     let track_rows = tracks_at_ticks(&observed, t0, &centres, gt_rows.iter().map(|r| r.frame).max().unwrap_or(0));
     let gt_frames: std::collections::BTreeSet<u64> = gt_rows.iter().map(|r| r.frame).collect();
@@ -260,15 +285,18 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
         pipeline_p99_us: l.pipeline.value_at_quantile(0.99),
         states_received: l.received,
         states_published,
-        dropped: rsu_dropped + sdk_dropped,
+        dropped,
+        drop_reasons,
         vehicles: cfg.vehicles,
         rsus: n,
     };
     drop(l);
     if let Some(dir) = &cfg.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        std::fs::write(dir.join("gt.csv"), to_csv(&gt_rows)).with_context(|| format!("writing {}/gt.csv", dir.display()))?;
-        std::fs::write(dir.join("tracks.csv"), to_csv(&track_rows)).with_context(|| format!("writing {}/tracks.csv", dir.display()))?;
+        std::fs::write(dir.join("gt.csv"), to_csv(&gt_rows))
+            .with_context(|| format!("writing {}/gt.csv", dir.display()))?;
+        std::fs::write(dir.join("tracks.csv"), to_csv(&track_rows))
+            .with_context(|| format!("writing {}/tracks.csv", dir.display()))?;
         std::fs::write(dir.join("report.json"), serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("writing {}/report.json", dir.display()))?;
     }
@@ -321,7 +349,13 @@ fn run_world(
         for (i, (k, sensor)) in sensors.iter_mut().enumerate() {
             if t_s + 1e-9 >= sensor.next_capture_s {
                 let (frame, latency_s) = sensor.capture(&agents, t_s, t0, &mut rng);
-                let header = Header::new(PayloadKind::Detections, sensor.id.as_str(), frame.frame_seq, frame.capture_time, frame.capture_time);
+                let header = Header::new(
+                    PayloadKind::Detections,
+                    sensor.id.as_str(),
+                    frame.frame_seq,
+                    frame.capture_time,
+                    frame.capture_time,
+                );
                 match encode(&header, &frame) {
                     Ok(bytes) => pending.push((t0.add_secs_f64(t_s + latency_s), i, bytes)),
                     Err(e) => tracing::error!(sensor = %sensor.id, intersection = k, error = %e, "encode failed"),
@@ -413,7 +447,8 @@ fn tracks_at_ticks(observed: &[StateUpdate], t0: Timestamp, centres: &[Vector2<f
                 continue; // a state older than a second is stale: the vehicle would not use it
             }
             for o in &u.state.objects {
-                let p = Vector2::new(o.position_m.x, o.position_m.y) + Vector2::new(o.velocity_mps.x, o.velocity_mps.y) * dt;
+                let p = Vector2::new(o.position_m.x, o.position_m.y)
+                    + Vector2::new(o.velocity_mps.x, o.velocity_mps.y) * dt;
                 if p.norm() > SCORE_RADIUS_M {
                     continue;
                 }

@@ -56,7 +56,9 @@ impl Default for DemoArgs {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,zenoh=error".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,zenoh=error".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -64,8 +66,16 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Demo(a)) => a,
         None => DemoArgs::default(),
     };
-    anyhow::ensure!(args.seconds > 0.0 && args.seconds.is_finite(), "--seconds must be a positive number, got {}", args.seconds);
-    anyhow::ensure!((1..=26).contains(&args.intersections), "--intersections must be 1..=26, got {}", args.intersections);
+    anyhow::ensure!(
+        args.seconds > 0.0 && args.seconds.is_finite(),
+        "--seconds must be a positive number, got {}",
+        args.seconds
+    );
+    anyhow::ensure!(
+        (1..=26).contains(&args.intersections),
+        "--intersections must be 1..=26, got {}",
+        args.intersections
+    );
     anyhow::ensure!(args.vehicles >= 1, "--vehicles must be at least 1");
     let report = run_demo(DemoConfig {
         seconds: args.seconds,

@@ -41,7 +41,11 @@ pub struct MotRow {
 pub fn to_csv(rows: &[MotRow]) -> String {
     let mut s = String::from("frame,id,x,y,z,vx,vy,class,confidence\n");
     for r in rows {
-        let _ = writeln!(s, "{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{},{:.3}", r.frame, r.id, r.x, r.y, r.z, r.vx, r.vy, r.class, r.confidence);
+        let _ = writeln!(
+            s,
+            "{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{},{:.3}",
+            r.frame, r.id, r.x, r.y, r.z, r.vx, r.vy, r.class, r.confidence
+        );
     }
     s
 }
@@ -104,7 +108,11 @@ fn assign(n_rows: usize, n_cols: usize, cost: impl Fn(usize, usize) -> Option<f6
         }
     }
     let (_, cols) = kuhn_munkres(&weights);
-    cols.iter().enumerate().filter(|&(r, &c)| r < n_rows && c < n_cols && cost(r, c).is_some()).map(|(r, &c)| (r, c)).collect()
+    cols.iter()
+        .enumerate()
+        .filter(|&(r, &c)| r < n_rows && c < n_cols && cost(r, c).is_some())
+        .map(|(r, &c)| (r, c))
+        .collect()
 }
 
 /// Scores `tracks` against `gt` with a match threshold in metres.
@@ -163,7 +171,8 @@ pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
         s.false_negatives += (gs.len() - matched.len()) as u64;
         s.false_positives += (ts.len() - matched.len()) as u64;
     }
-    s.mota = if s.gt > 0 { 1.0 - (s.false_negatives + s.false_positives + s.id_switches) as f64 / s.gt as f64 } else { 0.0 };
+    s.mota =
+        if s.gt > 0 { 1.0 - (s.false_negatives + s.false_positives + s.id_switches) as f64 / s.gt as f64 } else { 0.0 };
     s.motp_m = if s.matches > 0 { dist_sum / s.matches as f64 } else { 0.0 };
     // IDF1: one global gt-id <-> track-id assignment maximising co-matched frames
     let gt_ids: Vec<u64> = gt.iter().map(|r| r.id).collect::<BTreeSet<_>>().into_iter().collect();
@@ -172,12 +181,11 @@ pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
     s.track_ids = tr_ids.len();
     s.gt_ids_matched = last_match.len();
     let max_pair = id_pairs.values().copied().max().unwrap_or(0) as f64;
-    let idtp: u64 = assign(gt_ids.len(), tr_ids.len(), |r, c| {
-        id_pairs.get(&(gt_ids[r], tr_ids[c])).map(|&n| max_pair - n as f64)
-    })
-    .into_iter()
-    .map(|(r, c)| id_pairs.get(&(gt_ids[r], tr_ids[c])).copied().unwrap_or(0))
-    .sum();
+    let idtp: u64 =
+        assign(gt_ids.len(), tr_ids.len(), |r, c| id_pairs.get(&(gt_ids[r], tr_ids[c])).map(|&n| max_pair - n as f64))
+            .into_iter()
+            .map(|(r, c)| id_pairs.get(&(gt_ids[r], tr_ids[c])).copied().unwrap_or(0))
+            .sum();
     let denom = gt.len() as f64 + tracks.len() as f64;
     s.idf1 = if denom > 0.0 { 2.0 * idtp as f64 / denom } else { 0.0 };
     s

@@ -99,15 +99,28 @@ pub struct SimSensor {
 
 impl SimSensor {
     /// A sensor; the skew and the phase of its first capture are drawn from `rng`.
-    pub fn new(id: SensorId, profile: SensorProfile, extrinsics: SensorExtrinsics, centre: Vector2<f64>, rng: &mut ChaCha8Rng) -> Self {
-        let skew_s = if profile.max_skew_s > 0.0 { rng.gen_range(-profile.max_skew_s..profile.max_skew_s) } else { 0.0 };
+    pub fn new(
+        id: SensorId,
+        profile: SensorProfile,
+        extrinsics: SensorExtrinsics,
+        centre: Vector2<f64>,
+        rng: &mut ChaCha8Rng,
+    ) -> Self {
+        let skew_s =
+            if profile.max_skew_s > 0.0 { rng.gen_range(-profile.max_skew_s..profile.max_skew_s) } else { 0.0 };
         let next_capture_s = rng.gen_range(0.0..1.0 / profile.rate_hz);
         Self { id, profile, extrinsics, centre, skew_s, next_capture_s, frame_seq: 0 }
     }
 
     /// Captures the agents at true time `t_s`; returns the frame (stamped with this sensor's
     /// skewed clock, `t0` + `t_s` + skew) and its latency in seconds.
-    pub fn capture(&mut self, agents: &[Agent], t_s: f64, t0: Timestamp, rng: &mut ChaCha8Rng) -> (DetectionFrame, f64) {
+    pub fn capture(
+        &mut self,
+        agents: &[Agent],
+        t_s: f64,
+        t0: Timestamp,
+        rng: &mut ChaCha8Rng,
+    ) -> (DetectionFrame, f64) {
         self.frame_seq += 1;
         self.next_capture_s = t_s + 1.0 / self.profile.rate_hz;
         let origin = self.extrinsics.enu_from_sensor.translation.vector;
@@ -120,7 +133,8 @@ impl SimSensor {
                 let rel = (a.position - self.centre) - sensor_xy;
                 let range = rel.norm();
                 let bearing = rel.y.atan2(rel.x);
-                let off_axis = (bearing - yaw + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
+                let off_axis =
+                    (bearing - yaw + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
                 if range > self.profile.range_m || range < 1.0 || off_axis.abs() > self.profile.fov_rad / 2.0 {
                     return None;
                 }
@@ -136,7 +150,8 @@ impl SimSensor {
                 .iter()
                 .filter(|o| o.3 > area)
                 .map(|o| {
-                    let d = (o.1 - bearing + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
+                    let d =
+                        (o.1 - bearing + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
                     let lo = (d - o.2).max(-half);
                     let hi = (d + o.2).min(half);
                     (hi - lo).max(0.0)
@@ -169,10 +184,27 @@ impl SimSensor {
         }
         let latency = rng.gen_range(self.profile.latency_s.0..self.profile.latency_s.1);
         let capture_time = t0.add_secs_f64(t_s + self.skew_s);
-        (DetectionFrame { sensor: self.id.clone(), kind: self.profile.kind, frame_seq: self.frame_seq, capture_time, detections }, latency)
+        (
+            DetectionFrame {
+                sensor: self.id.clone(),
+                kind: self.profile.kind,
+                frame_seq: self.frame_seq,
+                capture_time,
+                detections,
+            },
+            latency,
+        )
     }
 
-    fn measure(&self, p_enu: Vector2<f64>, range: f64, bearing: f64, agent: &Agent, class: ObjectClass, rng: &mut ChaCha8Rng) -> Detection {
+    fn measure(
+        &self,
+        p_enu: Vector2<f64>,
+        range: f64,
+        bearing: f64,
+        agent: &Agent,
+        class: ObjectClass,
+        rng: &mut ChaCha8Rng,
+    ) -> Detection {
         let z_enu = f64::from(agent.size.height_m) / 2.0;
         let (p_noisy, cov_xy_enu) = match self.profile.kind {
             SensorKind::Camera => {

@@ -12,6 +12,9 @@ use corridor_model::{MovementPhaseState, SignalGroupId, SignalGroupState, TimeCh
 
 use MovementPhaseState::{PermissiveClearance as Amber, PermissiveMovementAllowed as Green, StopAndRemain as Red};
 
+/// One interval of a group's cycle: `(start_s, end_s, state)`.
+pub type Interval = (f64, f64, MovementPhaseState);
+
 /// A fixed-time plan for one intersection.
 #[derive(Debug, Clone)]
 pub struct SignalPlan {
@@ -20,7 +23,7 @@ pub struct SignalPlan {
     /// Offset of this intersection's cycle, s.
     pub offset_s: f64,
     /// Per group: intervals `(start_s, end_s, state)` covering `[0, cycle_s)`.
-    pub groups: Vec<(u16, Vec<(f64, f64, MovementPhaseState)>)>,
+    pub groups: Vec<(u16, Vec<Interval>)>,
 }
 
 impl SignalPlan {
@@ -76,7 +79,12 @@ impl SignalPlan {
                 Some(SignalGroupState {
                     id: SignalGroupId(*g),
                     state,
-                    timing: Some(TimeChangeDetails { min_end: end, max_end: Some(end), likely_end: Some(end), confidence: 1.0 }),
+                    timing: Some(TimeChangeDetails {
+                        min_end: end,
+                        max_end: Some(end),
+                        likely_end: Some(end),
+                        confidence: 1.0,
+                    }),
                 })
             })
             .collect()

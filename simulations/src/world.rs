@@ -281,7 +281,13 @@ impl World {
         }
         let left = Vector2::new(-d.y, d.x);
         let r: f64 = self.rng.gen();
-        let turn_dir = if r < 0.2 { Some(left) } else if r < 0.4 { Some(right(d)) } else { None };
+        let turn_dir = if r < 0.2 {
+            Some(left)
+        } else if r < 0.4 {
+            Some(right(d))
+        } else {
+            None
+        };
         let turn_at = match (home, turn_dir) {
             (Some(k), Some(t)) => Some((k, t)),
             (Some(k), None) => Some((k, d)),
@@ -368,8 +374,11 @@ impl World {
     }
 
     fn step_vehicles(&mut self, dt_s: f64) {
-        let snapshot: Vec<(Vector2<f64>, f64, f64, f64)> =
-            self.vehicles.iter().map(|v| (v.agent.position, v.agent.heading_rad, v.agent.speed_mps, v.agent.size.length_m as f64)).collect();
+        let snapshot: Vec<(Vector2<f64>, f64, f64, f64)> = self
+            .vehicles
+            .iter()
+            .map(|v| (v.agent.position, v.agent.heading_rad, v.agent.speed_mps, v.agent.size.length_m as f64))
+            .collect();
         let t = self.t_s;
         let mut accel = vec![0.0; self.vehicles.len()];
         for (i, v) in self.vehicles.iter().enumerate() {
@@ -397,7 +406,7 @@ impl World {
             // signals: a stop line ahead on red or amber (when we can still stop) is a standing leader
             for &(stop_s, k, group) in &v.path.stops {
                 let dist = stop_s - v.s - len / 2.0;
-                if dist < -0.5 || dist > 80.0 {
+                if !(-0.5..=80.0).contains(&dist) {
                     continue;
                 }
                 let state = self.plans[k].state(group, t);

@@ -69,7 +69,11 @@ impl Validate for Detection {
         }
         for i in 0..3 {
             if self.position_cov[(i, i)] < 0.0 {
-                return Err(InvalidField::out_of_range(format!("position_cov[{i},{i}]"), self.position_cov[(i, i)], "negative variance"));
+                return Err(InvalidField::out_of_range(
+                    format!("position_cov[{i},{i}]"),
+                    self.position_cov[(i, i)],
+                    "negative variance",
+                ));
             }
         }
         if let Some(v) = &self.velocity_mps {

@@ -72,8 +72,15 @@ impl EnuFrame {
     /// The WGS84 position of an ENU point (metres).
     pub fn geo_from_enu(&self, p: &Point3<f64>) -> GeoPoint {
         let o = &self.origin;
-        let (lat, lon, alt) =
-            map_3d::enu2geodetic(p.x, p.y, p.z, o.lat_deg.to_radians(), o.lon_deg.to_radians(), o.alt_m, map_3d::Ellipsoid::WGS84);
+        let (lat, lon, alt) = map_3d::enu2geodetic(
+            p.x,
+            p.y,
+            p.z,
+            o.lat_deg.to_radians(),
+            o.lon_deg.to_radians(),
+            o.alt_m,
+            map_3d::Ellipsoid::WGS84,
+        );
         GeoPoint { lat_deg: lat.to_degrees(), lon_deg: lon.to_degrees(), alt_m: alt }
     }
 }

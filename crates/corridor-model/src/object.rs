@@ -91,7 +91,9 @@ pub const MAX_RANGE_M: f64 = 10_000.0;
 
 impl Validate for Size3 {
     fn validate(&self) -> Result<(), InvalidField> {
-        for (name, v) in [("size_m.length_m", self.length_m), ("size_m.width_m", self.width_m), ("size_m.height_m", self.height_m)] {
+        for (name, v) in
+            [("size_m.length_m", self.length_m), ("size_m.width_m", self.width_m), ("size_m.height_m", self.height_m)]
+        {
             check_f64(name, f64::from(v), MAX_SIZE_M)?;
             if v < 0.0 {
                 return Err(InvalidField::out_of_range(name, v, "negative size"));

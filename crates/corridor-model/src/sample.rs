@@ -45,7 +45,8 @@ impl SampleRng {
 pub fn intersection_state(n_objects: usize, seed: u64) -> IntersectionState {
     let mut rng = SampleRng::new(seed);
     let t0 = Timestamp::from_unix_ns(1_763_856_000_000_000_000);
-    let sensors: Vec<SensorId> = ["lidar-0", "lidar-1", "cam-0", "cam-1"].iter().filter_map(|s| SensorId::new(s).ok()).collect();
+    let sensors: Vec<SensorId> =
+        ["lidar-0", "lidar-1", "cam-0", "cam-1"].iter().filter_map(|s| SensorId::new(s).ok()).collect();
     let objects = (0..n_objects)
         .map(|i| {
             let class = ObjectClass::ALL[1 + (rng.next_u64() % 6) as usize];
@@ -70,7 +71,11 @@ pub fn intersection_state(n_objects: usize, seed: u64) -> IntersectionState {
     let signals = (0..8u16)
         .map(|g| SignalGroupState {
             id: SignalGroupId(g),
-            state: if g % 2 == 0 { MovementPhaseState::ProtectedMovementAllowed } else { MovementPhaseState::StopAndRemain },
+            state: if g % 2 == 0 {
+                MovementPhaseState::ProtectedMovementAllowed
+            } else {
+                MovementPhaseState::StopAndRemain
+            },
             timing: Some(TimeChangeDetails {
                 min_end: t0.add_secs_f64(5.0),
                 max_end: Some(t0.add_secs_f64(25.0)),
@@ -114,4 +119,3 @@ pub fn detection_frame(n: usize, seed: u64) -> DetectionFrame {
             .collect(),
     }
 }
-

@@ -82,7 +82,11 @@ impl Validate for IntersectionState {
         for s in &self.signals {
             if let Some(t) = &s.timing {
                 if !t.confidence.is_finite() || !(0.0..=1.0).contains(&t.confidence) {
-                    return Err(InvalidField::out_of_range(format!("signals[{}].timing.confidence", s.id), t.confidence, "outside 0..=1"));
+                    return Err(InvalidField::out_of_range(
+                        format!("signals[{}].timing.confidence", s.id),
+                        t.confidence,
+                        "outside 0..=1",
+                    ));
                 }
             }
         }

@@ -78,10 +78,11 @@ impl Vehicle {
                 .callback(move |sample| {
                     let now = clock.now();
                     let bytes = sample.payload().to_bytes();
-                    let result = cache
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .handle_sample(sample.key_expr().as_str(), &bytes, now);
+                    let result = cache.lock().unwrap_or_else(PoisonError::into_inner).handle_sample(
+                        sample.key_expr().as_str(),
+                        &bytes,
+                        now,
+                    );
                     match result {
                         Ok(update) => {
                             if let Some(cb) = &on_state {

@@ -1,4 +1,5 @@
 #![allow(missing_docs)] // criterion generates undocumented items
+#![allow(clippy::expect_used)] // a bench fails loudly on a broken codec
 //! Codec benches: a 200-object intersection state encoded and decoded.
 //!
 //! `codec/state200_roundtrip` is corridor's codec (envelope + bincode 2 +
@@ -12,7 +13,8 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
 fn codec(c: &mut Criterion) {
     let state = sample::intersection_state(200, 1);
-    let header = Header::new(PayloadKind::IntersectionState, "rsu-1", 1, Timestamp::from_unix_ns(1), Timestamp::from_unix_ns(2));
+    let header =
+        Header::new(PayloadKind::IntersectionState, "rsu-1", 1, Timestamp::from_unix_ns(1), Timestamp::from_unix_ns(2));
     let mut buf = Vec::with_capacity(64 * 1024);
     encode_into(&mut buf, &header, &state).expect("encode");
     let bitcode_len = bitcode::serialize(&state).expect("bitcode").len();

@@ -17,7 +17,9 @@
 //! 5. the payload must be consumed exactly, then it is validated
 //!    ([`corridor_model::Validate`]: NaN, infinities, absurd values).
 
-use corridor_model::{DetectionFrame, IdError, IntersectionState, InvalidField, RsuId, SignalFrame, Timestamp, Validate};
+use corridor_model::{
+    DetectionFrame, IdError, IntersectionState, InvalidField, RsuId, SignalFrame, Timestamp, Validate,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -40,7 +42,11 @@ impl Default for Limits {
 /// Hard cap on what bincode may allocate for one payload (the message limit can't exceed it).
 const BINCODE_LIMIT: usize = 64 * 1024 * 1024;
 
-fn config() -> bincode::config::Configuration<bincode::config::LittleEndian, bincode::config::Varint, bincode::config::Limit<BINCODE_LIMIT>> {
+fn config() -> bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<BINCODE_LIMIT>,
+> {
     bincode::config::standard().with_limit::<BINCODE_LIMIT>()
 }
 

@@ -92,7 +92,13 @@ pub struct Header {
 
 impl Header {
     /// A v1 header with no flags.
-    pub fn new(kind: PayloadKind, sender: impl Into<String>, seq: u64, capture_time: Timestamp, publish_time: Timestamp) -> Self {
+    pub fn new(
+        kind: PayloadKind,
+        sender: impl Into<String>,
+        seq: u64,
+        capture_time: Timestamp,
+        publish_time: Timestamp,
+    ) -> Self {
         Self { schema_version: SCHEMA_VERSION, kind, flags: 0, seq, capture_time, publish_time, sender: sender.into() }
     }
 }

@@ -18,8 +18,8 @@
 
 use corridor_model::detection::SensorKind;
 use corridor_model::{
-    Detection, DetectionFrame, IntersectionState, InvalidField, MovementPhaseState, ObjectClass, SensorId, Size3, Timestamp,
-    Validate,
+    Detection, DetectionFrame, IntersectionState, InvalidField, MovementPhaseState, ObjectClass, SensorId, Size3,
+    Timestamp, Validate,
 };
 use nalgebra::{Matrix3, Vector3};
 use serde::{Deserialize, Serialize};
@@ -111,11 +111,15 @@ fn default_sigma(kind: SensorKind) -> [f64; 3] {
 pub fn detection_frame_from_json(bytes: &[u8]) -> Result<DetectionFrame, JsonError> {
     let j: JsonDetectionFrame = serde_json::from_slice(bytes)?;
     let sensor = SensorId::new(&j.sensor).map_err(|e| {
-        JsonError::Syntax(serde_json::Error::io(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("sensor: {e}"))))
+        JsonError::Syntax(serde_json::Error::io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("sensor: {e}"),
+        )))
     })?;
     let mut detections = Vec::with_capacity(j.detections.len());
     for (index, d) in j.detections.into_iter().enumerate() {
-        let class = ObjectClass::parse(&d.class).ok_or_else(|| JsonError::UnknownClass { index, class: d.class.clone() })?;
+        let class =
+            ObjectClass::parse(&d.class).ok_or_else(|| JsonError::UnknownClass { index, class: d.class.clone() })?;
         let position_cov = match (d.position_cov, d.position_sigma_m) {
             (Some(c), _) => Matrix3::from_fn(|r, k| c[r][k]),
             (None, s) => {

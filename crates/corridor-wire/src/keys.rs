@@ -214,11 +214,18 @@ impl Key {
         let end = |n: usize, form: &'static str| -> Result<(), KeyError> {
             match segs.get(n) {
                 None => Ok(()),
-                Some(extra) => Err(KeyError::Trailing { key: key.to_owned(), index: n, found: (*extra).to_owned(), form }),
+                Some(extra) => {
+                    Err(KeyError::Trailing { key: key.to_owned(), index: n, found: (*extra).to_owned(), form })
+                }
             }
         };
         if seg(0) != ROOT {
-            return Err(KeyError::Segment { key: key.to_owned(), index: 0, found: seg(0).to_owned(), expected: "`corridor`" });
+            return Err(KeyError::Segment {
+                key: key.to_owned(),
+                index: 0,
+                found: seg(0).to_owned(),
+                expected: "`corridor`",
+            });
         }
         let region = RegionId::new(seg(1)).map_err(id_err(1))?;
         match seg(2) {
@@ -294,7 +301,11 @@ impl Key {
             "map" | "rules" => {
                 let intersection = IntersectionId::new(seg(3)).map_err(id_err(3))?;
                 end(4, if seg(2) == "map" { "map" } else { "rules" })?;
-                Ok(if seg(2) == "map" { Key::Map { region, intersection } } else { Key::Rules { region, intersection } })
+                Ok(if seg(2) == "map" {
+                    Key::Map { region, intersection }
+                } else {
+                    Key::Rules { region, intersection }
+                })
             }
             "catalog" => {
                 end(3, "catalog")?;

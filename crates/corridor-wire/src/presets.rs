@@ -100,7 +100,10 @@ pub fn qos(kind: KeyKind) -> Qos {
 }
 
 /// Declares a publisher on `key` with the QoS of its kind.
-pub async fn declare_publisher(session: &zenoh::Session, key: &Key) -> zenoh::Result<zenoh::pubsub::Publisher<'static>> {
+pub async fn declare_publisher(
+    session: &zenoh::Session,
+    key: &Key,
+) -> zenoh::Result<zenoh::pubsub::Publisher<'static>> {
     let q = qos(key.kind());
     session
         .declare_publisher(key.to_string())

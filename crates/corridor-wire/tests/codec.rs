@@ -1,10 +1,11 @@
 //! Codec tests: round trips (proptest over generated states), and every way a
+#![allow(clippy::unwrap_used)] // test helpers
 //! message can be bad, each giving a typed error.
 
 use corridor_model::sample;
 use corridor_model::{
-    DetectionFrame, IntersectionId, IntersectionState, MapVersion, MovementPhaseState, ObjectClass, RsuId, SignalGroupId,
-    SignalGroupState, Size3, Timestamp, TrackId, TrackedObject,
+    DetectionFrame, IntersectionId, IntersectionState, MapVersion, MovementPhaseState, ObjectClass, RsuId,
+    SignalGroupId, SignalGroupState, Size3, Timestamp, TrackId, TrackedObject,
 };
 use corridor_wire::envelope::FIXED_HEADER_LEN;
 use corridor_wire::{decode, decode_envelope, encode, DecodeError, Header, Limits, PayloadKind};
@@ -53,7 +54,10 @@ fn wrong_schema_version_magic_kind_and_flags() {
     let good = state_bytes(1);
     let mut b = good.clone();
     b[4] = 9;
-    assert!(matches!(decode::<IntersectionState>(&b, Limits::default()), Err(DecodeError::SchemaVersion { found: 9, supported: 1 })));
+    assert!(matches!(
+        decode::<IntersectionState>(&b, Limits::default()),
+        Err(DecodeError::SchemaVersion { found: 9, supported: 1 })
+    ));
     let mut b = good.clone();
     b[0] = b'X';
     assert!(matches!(decode::<IntersectionState>(&b, Limits::default()), Err(DecodeError::BadMagic(_))));
@@ -91,7 +95,10 @@ fn nan_and_absurd_values_are_refused_with_the_field_named() {
     let mut s = sample::intersection_state(3, 1);
     s.objects[0].velocity_mps.y = 1e5;
     let bytes = encode(&header(PayloadKind::IntersectionState), &s).unwrap();
-    assert!(decode::<IntersectionState>(&bytes, Limits::default()).unwrap_err().to_string().contains("velocity_mps[1]"));
+    assert!(decode::<IntersectionState>(&bytes, Limits::default())
+        .unwrap_err()
+        .to_string()
+        .contains("velocity_mps[1]"));
 
     let mut f = sample::detection_frame(3, 1);
     f.detections[2].position_cov[(1, 1)] = f64::INFINITY;
@@ -147,8 +154,8 @@ fn arb_object() -> impl Strategy<Value = TrackedObject> {
 }
 
 fn arb_state() -> impl Strategy<Value = IntersectionState> {
-    (proptest::collection::vec(arb_object(), 0..20), any::<u64>(), any::<i64>(), any::<[u8; 32]>(), 0u16..300)
-        .prop_map(|(objects, seq, t, hash, g)| IntersectionState {
+    (proptest::collection::vec(arb_object(), 0..20), any::<u64>(), any::<i64>(), any::<[u8; 32]>(), 0u16..300).prop_map(
+        |(objects, seq, t, hash, g)| IntersectionState {
             intersection: IntersectionId::new("ix-p").unwrap(),
             rsu: RsuId::new("rsu-p").unwrap(),
             seq,
@@ -159,7 +166,8 @@ fn arb_state() -> impl Strategy<Value = IntersectionState> {
             rules_version: None,
             objects,
             signals: vec![SignalGroupState { id: SignalGroupId(g), state: MovementPhaseState::Dark, timing: None }],
-        })
+        },
+    )
 }
 
 proptest! {

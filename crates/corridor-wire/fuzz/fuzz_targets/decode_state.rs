@@ -1,0 +1,7 @@
+//! Fuzz: the envelope + bincode decoder for `IntersectionState` never panics.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = corridor_wire::decode::<corridor_model::IntersectionState>(data, corridor_wire::Limits::default());
+});

@@ -1,0 +1,9 @@
+//! Fuzz: the key parser never panics.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(s) = std::str::from_utf8(data) {
+        let _ = corridor_wire::Key::parse(s);
+    }
+});

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what the tests need (the
+# Python venv with the outside tools: Zenoh Python client, SUMO, lanelet2,
+# py-motmetrics), then runs every Rust test, unit, integration and doc.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+scripts/setup-venv.sh
+export CORRIDOR_PYTHON="$root/.venv/bin/python"
+export PATH="$root/.venv/bin:$PATH"     # netconvert, sumo, ...
+export CORRIDOR_REALMAPS="${CORRIDOR_REALMAPS:-$root/../shared/realmaps}"
+
+if command -v cargo-nextest >/dev/null 2>&1; then
+    cargo nextest run --workspace --no-fail-fast
+    cargo test --workspace --doc
+else
+    cargo test --workspace --no-fail-fast
+fi

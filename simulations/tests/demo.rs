@@ -1,0 +1,56 @@
+//! The demo end to end through its command line (the stable interface):
+#![allow(clippy::unwrap_used)] // test helpers
+//! `corridor-sim demo --seconds N` prints, last, the summary line.
+
+use std::process::Command;
+
+fn field(line: &str, name: &str) -> f64 {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{name} in {line}: {e}"))
+}
+
+#[test]
+fn demo_runs_and_prints_the_summary_line_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_corridor-sim"))
+        .args(["demo", "--seconds", "8", "--quiet", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let last = stdout.trim_end().lines().last().unwrap();
+    let keys: Vec<&str> =
+        last.trim_start_matches("summary: ").split_whitespace().map(|kv| kv.split('=').next().unwrap()).collect();
+    assert!(last.starts_with("summary: "), "{last}");
+    assert_eq!(keys, ["objects", "mota", "idf1", "latency_p50_us", "latency_p99_us", "dropped"]);
+    // a working corridor: objects tracked, decent accuracy, every latency measured
+    assert!(field(last, "objects") >= 10.0, "{stdout}");
+    assert!(field(last, "mota") >= 0.7, "{stdout}");
+    assert!(field(last, "idf1") >= 0.7, "{stdout}");
+    let (p50, p99) = (field(last, "latency_p50_us"), field(last, "latency_p99_us"));
+    assert!(p50 > 0.0 && p99 >= p50, "{last}");
+    // the files an outside scorer reads
+    let tracks = std::fs::read_to_string(dir.path().join("tracks.csv")).unwrap();
+    let gt = std::fs::read_to_string(dir.path().join("gt.csv")).unwrap();
+    for csv in [&tracks, &gt] {
+        assert!(csv.starts_with("frame,id,x,y,z,vx,vy,class,confidence\n"));
+        assert!(csv.lines().count() > 100);
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    assert!((report["score"]["mota"].as_f64().unwrap() - field(last, "mota")).abs() < 0.0006, "{report}");
+    assert_eq!(report["rsus"], 2);
+    assert_eq!(report["vehicles"], 12);
+}
+
+#[test]
+fn bad_arguments_are_refused_with_a_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_corridor-sim")).args(["demo", "--seconds", "0"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("seconds"), "{err}");
+}
