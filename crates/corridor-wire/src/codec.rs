@@ -23,7 +23,10 @@ use corridor_model::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::envelope::{Envelope, Header, PayloadKind, FIXED_HEADER_LEN, MAGIC, SCHEMA_VERSION};
+use crate::envelope::{
+    Envelope, Header, PayloadKind, SignatureTrailer, FIXED_HEADER_LEN, FLAG_SIGNED, MAGIC, MAX_SIGNATURE_LEN,
+    SCHEMA_VERSION, TRAILER_FIXED_LEN,
+};
 
 /// Size limits applied when decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +137,9 @@ pub enum DecodeError {
     /// Bytes after the declared payload.
     #[error("{0} trailing bytes after the payload")]
     TrailingBytes(usize),
+    /// The signature trailer is malformed (bad length).
+    #[error("signature trailer: length {0} outside 1..={MAX_SIGNATURE_LEN}")]
+    SignatureLength(usize),
     /// bincode could not decode the payload.
     #[error("payload: {0}")]
     Payload(#[from] bincode::error::DecodeError),
@@ -155,6 +161,7 @@ impl DecodeError {
             DecodeError::Flags(_) => "flags",
             DecodeError::Sender(_) => "sender",
             DecodeError::TrailingBytes(_) => "trailing_bytes",
+            DecodeError::SignatureLength(_) => "signature_length",
             DecodeError::Payload(_) => "payload",
             DecodeError::Invalid(_) => "invalid_value",
         }
@@ -185,6 +192,49 @@ pub fn encode_into<T: WirePayload>(buf: &mut Vec<u8>, header: &Header, payload: 
     })?;
     buf[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
     Ok(())
+}
+
+/// Signs the envelope that `buf` holds (exactly one, unsigned, starting at byte 0): sets the
+/// signed flag, calls `sign` with the bytes the signature covers, and appends the trailer.
+pub fn sign_envelope<E>(
+    buf: &mut Vec<u8>,
+    key_id: [u8; 8],
+    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+) -> Result<(), SignError<E>> {
+    if buf.len() < FIXED_HEADER_LEN || buf[..4] != MAGIC || buf[7] != 0 {
+        return Err(SignError::NotAnUnsignedEnvelope);
+    }
+    buf[7] |= FLAG_SIGNED;
+    let sig = match sign(buf) {
+        Ok(sig) => sig,
+        Err(e) => {
+            buf[7] &= !FLAG_SIGNED;
+            return Err(SignError::Signer(e));
+        }
+    };
+    if sig.is_empty() || sig.len() > MAX_SIGNATURE_LEN {
+        buf[7] &= !FLAG_SIGNED;
+        return Err(SignError::SignatureLength(sig.len()));
+    }
+    buf.extend_from_slice(&key_id);
+    buf.extend_from_slice(&(sig.len() as u16).to_le_bytes());
+    buf.extend_from_slice(&sig);
+    Ok(())
+}
+
+/// Why an envelope could not be signed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignError<E> {
+    /// The buffer does not hold one unsigned envelope.
+    #[error("the buffer does not hold an unsigned corridor envelope")]
+    NotAnUnsignedEnvelope,
+    /// The signer produced a signature of an unusable length.
+    #[error("signature of {0} bytes (1..={MAX_SIGNATURE_LEN} allowed)")]
+    SignatureLength(usize),
+    /// The signer failed.
+    #[error("signer: {0}")]
+    Signer(E),
 }
 
 /// Encodes an envelope into a new buffer.
@@ -220,7 +270,7 @@ pub fn decode_envelope(bytes: &[u8], limits: Limits) -> Result<Envelope<'_>, Dec
     }
     let kind = PayloadKind::from_u8(bytes[6]).ok_or(DecodeError::UnknownKind(bytes[6]))?;
     let flags = bytes[7];
-    if flags != 0 {
+    if flags & !FLAG_SIGNED != 0 {
         return Err(DecodeError::Flags(flags));
     }
     let seq = u64::from_le_bytes(read(bytes, 8));
@@ -229,7 +279,24 @@ pub fn decode_envelope(bytes: &[u8], limits: Limits) -> Result<Envelope<'_>, Dec
     let payload_len = u32::from_le_bytes(read(bytes, 32)) as usize;
     let sender_len = bytes[36] as usize;
     let payload_start = FIXED_HEADER_LEN + sender_len;
-    let needed = payload_start.saturating_add(payload_len);
+    let payload_end = payload_start.saturating_add(payload_len);
+    let mut needed = payload_end;
+    let mut signature = None;
+    if flags & FLAG_SIGNED != 0 {
+        let trailer = payload_end.saturating_add(TRAILER_FIXED_LEN);
+        if bytes.len() < trailer {
+            return Err(DecodeError::Truncated { needed: trailer, got: bytes.len() });
+        }
+        let key_id: [u8; 8] = read(bytes, payload_end);
+        let sig_len = u16::from_le_bytes(read(bytes, payload_end + 8)) as usize;
+        if sig_len == 0 || sig_len > MAX_SIGNATURE_LEN {
+            return Err(DecodeError::SignatureLength(sig_len));
+        }
+        needed = trailer + sig_len;
+        if bytes.len() >= needed {
+            signature = Some(SignatureTrailer { key_id, signature: &bytes[trailer..needed] });
+        }
+    }
     if bytes.len() < needed {
         return Err(DecodeError::Truncated { needed, got: bytes.len() });
     }
@@ -249,7 +316,9 @@ pub fn decode_envelope(bytes: &[u8], limits: Limits) -> Result<Envelope<'_>, Dec
             publish_time,
             sender: sender.as_str().to_owned(),
         },
-        payload: &bytes[payload_start..],
+        payload: &bytes[payload_start..payload_end],
+        signed_bytes: &bytes[..payload_end],
+        signature,
     })
 }
 

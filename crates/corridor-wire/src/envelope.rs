@@ -7,7 +7,7 @@
 //!  0       4    magic            b"CRDR"
 //!  4       2    schema_version   u16, currently 1 (SCHEMA_VERSION)
 //!  6       1    payload_kind     u8, see PayloadKind
-//!  7       1    flags            u8, bit 0 = signed (reserved for the trust layer; must be 0 in v1)
+//!  7       1    flags            u8, bit 0 = signed (other bits must be 0)
 //!  8       8    seq              u64, per-sender sequence number
 //! 16       8    capture_ns       i64, the time the payload is valid for (UTC ns)
 //! 24       8    publish_ns       i64, when the sender published it (UTC ns)
@@ -15,12 +15,17 @@
 //! 36       1    sender_len       u8, 1..=64
 //! 37       n    sender           ASCII key-safe id of the producing RSU / sensor / cloud
 //! 37+n     m    payload          bincode 2 (standard config) of the payload type
+//! -- only when flags bit 0 (signed) is set: --
+//! 37+n+m   8    key_id           the signer's key id
+//! 45+n+m   2    sig_len          u16, 1..=512
+//! 47+n+m   k    signature        over bytes 0..37+n+m (header with the signed flag set,
+//!                                sender, payload)
 //! ```
 //!
 //! The header is fixed-size and read before anything is allocated, so the
-//! size limit and the schema version are checked first. `flags` and the
-//! header layout leave room for the trust layer: a signed message sets bit 0
-//! and appends a key id and a signature over bytes `0..37+n+m`.
+//! size limit and the schema version are checked first. The codec checks the
+//! signature trailer's *structure* only; verifying it against a key is the
+//! trust layer's job ([`Envelope::signed_bytes`] is exactly what was signed).
 
 use corridor_model::Timestamp;
 
@@ -30,6 +35,12 @@ pub const SCHEMA_VERSION: u16 = 1;
 pub const MAGIC: [u8; 4] = *b"CRDR";
 /// Size of the fixed part of the header, before the sender name.
 pub const FIXED_HEADER_LEN: usize = 37;
+/// Flag bit: the envelope carries a signature trailer.
+pub const FLAG_SIGNED: u8 = 0b0000_0001;
+/// The longest signature accepted, bytes.
+pub const MAX_SIGNATURE_LEN: usize = 512;
+/// Size of the signature trailer before the signature bytes (key id + length).
+pub const TRAILER_FIXED_LEN: usize = 10;
 
 /// What the payload is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -103,6 +114,15 @@ impl Header {
     }
 }
 
+/// The signature trailer of a signed envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignatureTrailer<'a> {
+    /// The signer's key id.
+    pub key_id: [u8; 8],
+    /// The signature bytes (not verified by the codec).
+    pub signature: &'a [u8],
+}
+
 /// A decoded header and a view of the still-encoded payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope<'a> {
@@ -110,4 +130,8 @@ pub struct Envelope<'a> {
     pub header: Header,
     /// The payload bytes (bincode).
     pub payload: &'a [u8],
+    /// The bytes a signature covers: header, sender and payload.
+    pub signed_bytes: &'a [u8],
+    /// The signature trailer, when the signed flag is set.
+    pub signature: Option<SignatureTrailer<'a>>,
 }

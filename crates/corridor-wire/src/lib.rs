@@ -19,6 +19,9 @@ pub mod keys;
 #[cfg(feature = "zenoh")]
 pub mod presets;
 
-pub use codec::{decode, decode_envelope, encode, encode_into, DecodeError, EncodeError, Limits, WirePayload};
-pub use envelope::{Envelope, Header, PayloadKind, SCHEMA_VERSION};
+pub use codec::{
+    decode, decode_envelope, encode, encode_into, sign_envelope, DecodeError, EncodeError, Limits, SignError,
+    WirePayload,
+};
+pub use envelope::{Envelope, Header, PayloadKind, SignatureTrailer, SCHEMA_VERSION};
 pub use keys::{Key, KeyError, KeyKind};

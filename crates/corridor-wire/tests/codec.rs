@@ -66,8 +66,12 @@ fn wrong_schema_version_magic_kind_and_flags() {
     assert!(matches!(decode::<IntersectionState>(&b, Limits::default()), Err(DecodeError::UnknownKind(200))));
     assert!(matches!(decode::<DetectionFrame>(&good, Limits::default()), Err(DecodeError::WrongKind { .. })));
     let mut b = good.clone();
+    b[7] = 2;
+    assert!(matches!(decode::<IntersectionState>(&b, Limits::default()), Err(DecodeError::Flags(2))));
+    // the signed flag without a trailer is a truncated message
+    let mut b = good.clone();
     b[7] = 1;
-    assert!(matches!(decode::<IntersectionState>(&b, Limits::default()), Err(DecodeError::Flags(1))));
+    assert!(matches!(decode::<IntersectionState>(&b, Limits::default()), Err(DecodeError::Truncated { .. })));
 }
 
 #[test]
@@ -193,4 +197,39 @@ proptest! {
         b[i] = v;
         let _ = decode::<IntersectionState>(&b, Limits::default());
     }
+}
+
+#[test]
+fn signed_envelopes_carry_a_structurally_checked_trailer() {
+    let state = sample::intersection_state(4, 2);
+    let mut b = encode(&header(PayloadKind::IntersectionState), &state).unwrap();
+    let unsigned_len = b.len();
+    let mut covered = Vec::new();
+    corridor_wire::sign_envelope(&mut b, *b"key-0001", |bytes| {
+        covered = bytes.to_vec();
+        Ok::<_, std::convert::Infallible>(vec![0xAB; 64])
+    })
+    .unwrap();
+    assert_eq!(b.len(), unsigned_len + 10 + 64);
+    let env = decode_envelope(&b, Limits::default()).unwrap();
+    assert_eq!(env.signed_bytes, &covered[..], "the signature covers header (signed flag set), sender, payload");
+    assert_eq!(env.header.flags, 1);
+    let sig = env.signature.unwrap();
+    assert_eq!((&sig.key_id, sig.signature.len()), (b"key-0001", 64));
+    let (_, back): (Header, IntersectionState) = decode(&b, Limits::default()).unwrap();
+    assert_eq!(back, state);
+    // a truncated signature, a trailing byte, a zero or huge length: all typed errors
+    for len in unsigned_len..b.len() {
+        assert_eq!(decode_envelope(&b[..len], Limits::default()).unwrap_err().reason(), "truncated", "len {len}");
+    }
+    let mut t = b.clone();
+    t.push(0);
+    assert_eq!(decode_envelope(&t, Limits::default()).unwrap_err().reason(), "trailing_bytes");
+    for bad in [0u16, 513] {
+        let mut t = b.clone();
+        t[unsigned_len + 8..unsigned_len + 10].copy_from_slice(&bad.to_le_bytes());
+        assert_eq!(decode_envelope(&t, Limits::default()).unwrap_err().reason(), "signature_length");
+    }
+    // signing twice is refused
+    assert!(corridor_wire::sign_envelope(&mut b, [0; 8], |_| Ok::<_, std::convert::Infallible>(vec![1])).is_err());
 }
