@@ -35,17 +35,14 @@ pub struct RsuStats {
 }
 
 impl RsuStats {
-    /// Every refused or dropped input by reason: rejected samples, frames the fusion refused
-    /// (`frame_too_late`, `frame_unknown_sensor`, ...) and late frames it dropped.
+    /// Every refused or dropped input by reason: rejected samples and frames the fusion refused
+    /// (`frame_too_late` for late frames it could not replay, `frame_unknown_sensor`, ...).
     pub fn drop_reasons(&self) -> BTreeMap<String, u64> {
         let mut m = self.rejected.clone();
         for s in self.fusion.sensors.values() {
             for (kind, n) in &s.frames_rejected {
                 let name = serde_json::to_string(kind).unwrap_or_default().trim_matches('"').to_owned();
                 *m.entry(format!("frame_{name}")).or_default() += n;
-            }
-            if s.dropped_frames > 0 {
-                *m.entry("late_frame_dropped".into()).or_default() += s.dropped_frames;
             }
         }
         if self.fusion.unknown_sensor_frames > 0 {

@@ -1,0 +1,51 @@
+//! `cloud-control`: the cloud tier's command line.
+//!
+//! Subcommands for traffic engineers (`map ...`, `rules ...`) and operators
+//! (`router`). Each group of subcommands lives in its own module; `main` only
+//! parses and dispatches.
+
+mod map_cmd;
+mod router_cmd;
+mod rules_cmd;
+
+use clap::{Parser, Subcommand};
+
+/// corridor cloud-control: HD maps and traffic rules as code.
+#[derive(Debug, Parser)]
+#[command(name = "cloud-control", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import and inspect HD maps (SUMO .net.xml, OpenDRIVE .xodr, Lanelet2 .osm).
+    #[command(subcommand)]
+    Map(map_cmd::MapCommand),
+    /// Check and query traffic rule files against a map.
+    #[command(subcommand)]
+    Rules(rules_cmd::RulesCommand),
+    /// Run a Zenoh router that RSUs, vehicles and the cloud connect to as clients.
+    Router(router_cmd::RouterArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Map(cmd) => map_cmd::run(cmd),
+        Command::Rules(cmd) => rules_cmd::run(cmd),
+        Command::Router(args) => router_cmd::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! Configuration: the sensors of one intersection and every tunable of the pipeline.
+//!
+//! [`FusionConfig::default`] is the documented default; each field says what it
+//! changes and why its default was chosen (the crate doc gives the references).
+
+use corridor_model::detection::SensorKind;
+use corridor_model::{ObjectClass, SensorExtrinsics, SensorId};
+use serde::{Deserialize, Serialize};
+
+/// One sensor of the intersection: who it is, what it is, where it sits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SensorSpec {
+    /// The sensor's id, as stamped on its frames.
+    pub id: SensorId,
+    /// Its kind; frames claiming another kind are rejected.
+    pub kind: SensorKind,
+    /// Where it sits: `p_enu = extrinsics.enu_from_sensor * p_sensor`.
+    pub extrinsics: SensorExtrinsics,
+}
+
+/// A value per motion class: the four process-noise groups of the issue.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PerClass {
+    /// Pedestrians.
+    pub pedestrian: f64,
+    /// Cyclists and motorcycles.
+    pub cyclist: f64,
+    /// Cars and unclassified objects.
+    pub car: f64,
+    /// Buses and trucks.
+    pub bus_truck: f64,
+}
+
+impl PerClass {
+    /// The value for `class` (unknown and motorcycles take the car / cyclist value).
+    pub fn get(&self, class: ObjectClass) -> f64 {
+        match class {
+            ObjectClass::Pedestrian => self.pedestrian,
+            ObjectClass::Cyclist | ObjectClass::Motorcycle => self.cyclist,
+            ObjectClass::Bus | ObjectClass::Truck => self.bus_truck,
+            _ => self.car,
+        }
+    }
+}
+
+/// What to do with a frame whose (clock-corrected) capture time is older than the newest
+/// frame already processed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum LatePolicy {
+    /// Drop it and count it (`SensorStats::late_frames`).
+    Drop,
+    /// Retrodiction by replay: roll the tracker back to the snapshot taken before the late
+    /// frame's capture time and re-process the stored frames in capture-time order. Only frames
+    /// at most `FusionConfig::retrodiction_window_s` late are replayed; older ones are dropped.
+    Replay,
+}
+
+/// Every tunable of [`crate::Fusion`]. See the field docs for the defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FusionConfig {
+    // ---- time alignment ----
+    /// How long a frame may wait in the reorder buffer for slower sensors, s (default 0.10:
+    /// camera latency is at most 90 ms). A frame is released earlier once every live sensor
+    /// has delivered a frame at least as new.
+    pub reorder_window_s: f64,
+    /// Most frames held in the reorder buffer; beyond it the oldest is processed at once
+    /// (default 64).
+    pub max_queued_frames: usize,
+    /// A capture time more than this ahead of the receive time `now` is rejected as a future
+    /// timestamp, s (default 0.25: covers clock skew of tens of ms with margin).
+    pub max_future_s: f64,
+    /// A frame captured longer than this before its receive time is too late whatever was
+    /// processed, s (default 1.0).
+    pub max_frame_age_s: f64,
+    /// A sensor that sent nothing for this long is not waited for, s (default 0.5).
+    pub sensor_timeout_s: f64,
+    /// Late frames: dropped or fused by replay (default `Replay`).
+    pub late_policy: LatePolicy,
+    /// How late a frame may be and still be replayed, s (default 0.3).
+    pub retrodiction_window_s: f64,
+    /// How often the tracker state is snapshotted for replay, s of capture time (default 0.25:
+    /// a clone of every track is the price; a replay re-processes at most this much more).
+    pub snapshot_interval_s: f64,
+    /// Estimate each camera's/radar's clock offset from the tracks (default true).
+    pub estimate_clock_offsets: bool,
+    /// Sensors whose clocks are the time reference and are never corrected (default lidar).
+    pub clock_reference_kinds: Vec<SensorKind>,
+    /// Prior sigma of a sensor's clock offset, s (default 0.03).
+    pub clock_offset_prior_sigma_s: f64,
+    /// Random walk of a clock offset per frame, s (default 0.0005: slow drift).
+    pub clock_offset_drift_sigma_s: f64,
+    /// Largest clock offset the estimator may report, s (default 0.1).
+    pub max_clock_offset_s: f64,
+
+    // ---- validation ----
+    /// Frames with more detections than this are rejected whole (default 4096).
+    pub max_detections_per_frame: usize,
+    /// A detection further than this from the ENU origin is absurd, m (default 400).
+    pub max_distance_from_origin_m: f64,
+    /// A detection whose |z| (ENU) exceeds this is absurd, m (default 30).
+    pub max_abs_height_m: f64,
+    /// Largest plausible box length / width / height, m (default 30 / 5 / 6).
+    pub max_size_m: [f64; 3],
+    /// Largest plausible speed per class, m/s (default 12 / 25 / 60 / 40).
+    pub max_speed_mps: PerClass,
+
+    // ---- measurement model ----
+    /// Lidar position sigma used when a detection carries no usable covariance, m (0.15).
+    pub lidar_sigma_m: f64,
+    /// Camera lateral (bearing) sigma when no usable covariance, m (0.3).
+    pub camera_lateral_sigma_m: f64,
+    /// Camera range sigma as a fraction of range when no usable covariance (0.05).
+    pub camera_range_sigma_frac: f64,
+    /// Radar position sigma when no usable covariance, m (0.5).
+    pub radar_sigma_m: f64,
+    /// Floor added to every measurement variance, m (default 0.05: keeps S invertible).
+    pub min_position_sigma_m: f64,
+    /// Nominal detection range per kind (lidar, camera, radar), m (default 80 / 60 / 150):
+    /// a track inside it counts a miss when the sensor's frame does not detect it.
+    pub sensor_range_m: [f64; 3],
+
+    // ---- filter ----
+    /// White-noise acceleration sigma per class, m/s^2 (default 1.0 / 1.5 / 2.5 / 1.5).
+    pub accel_sigma_mps2: PerClass,
+    /// Turn-rate acceleration sigma of the constant-turn model, rad/s^2 (default 0.6 / 0.8 /
+    /// 0.5 / 0.3).
+    pub yaw_accel_sigma_radps2: PerClass,
+    /// Use the IMM of constant velocity and constant turn rate (default true); false runs the
+    /// constant-velocity model alone.
+    pub imm: bool,
+    /// IMM model switch rate, 1/s (default 0.5: over a 0.1 s step the chance to switch from
+    /// straight to turning, or back, is ~5 %). Rate-based so asynchronous steps stay consistent.
+    pub imm_switch_rate_hz: f64,
+    /// Initial speed sigma of a new track per class, m/s (default 2 / 5 / 10 / 8).
+    pub init_speed_sigma_mps: PerClass,
+    /// Smoothing factor of box size and measured heading, 0..1 (default 0.2).
+    pub size_alpha: f64,
+    /// Above this speed the heading comes from the velocity, m/s (default 1.0).
+    pub heading_from_velocity_min_mps: f64,
+
+    // ---- association ----
+    /// Gate on the squared Mahalanobis distance (default 13.8: chi^2, 2 dof, 99.9 %).
+    pub gate_d2: f64,
+    /// Cost added for a class mismatch at full confidence (default 4.0; 0 disables).
+    pub class_mismatch_cost: f64,
+    /// Weight of a camera's class vote relative to lidar's (default camera 1.0, lidar 0.4,
+    /// radar 0.2).
+    pub class_weight: [f64; 3],
+
+    // ---- track management ----
+    /// M of the M-of-N confirmation (default 3).
+    pub confirm_m: u32,
+    /// M when only one sensor has seen the track (default 5 = N: a single camera's false
+    /// alarms rarely line up five times in a row, a real object seen by one sensor does).
+    pub confirm_single_sensor_m: u32,
+    /// N of the M-of-N confirmation, counted over frames of sensors that cover the track
+    /// (default 5, at most 32).
+    pub confirm_n: u32,
+    /// Detection probability per kind (lidar, camera, radar), for the track score (default
+    /// 0.95 / 0.90 / 0.90, the profiles').
+    pub detection_probability: [f64; 3],
+    /// Area a sensor of each kind covers, m^2, to turn unexplained detections per frame into a
+    /// clutter density (default 20 000 / 3 000 / 10 000: 80 m all round; a 60 m, ~95 deg
+    /// camera sector; radar).
+    pub sensor_coverage_m2: [f64; 3],
+    /// Lowest clutter density assumed per kind, 1/m^2 per frame (default 2.5e-5 / 3.3e-4 /
+    /// 1e-4: the profiles' 0.5 and 1 false alarms per frame over the areas above).
+    pub clutter_floor_per_m2: [f64; 3],
+    /// Cap of the track score (default 40): bounds how long a real track survives misses.
+    pub score_max: f64,
+    /// Besides M of N, a track is confirmed only once its score reaches this (default 12: about
+    /// one lidar hit and two camera hits; false alarms scattered in a large gate score little).
+    pub score_confirm: f64,
+    /// A published track whose score falls below this is deleted (default 0).
+    pub score_delete: f64,
+    /// Weight of a miss, `weight * ln(1 - Pd)` (default 0.25: misses are often occlusion or
+    /// a camera's field of view, not absence).
+    pub score_miss_weight: f64,
+    /// A confirmed track with no update for this long is coasting, s (default 0.25).
+    pub coast_after_s: f64,
+    /// A coasting track is deleted after this long without update, s (default 1.5: bridges
+    /// short occlusions and a sensor dropout).
+    pub delete_coasting_after_s: f64,
+    /// A tentative track is deleted after this long without update, s (default 0.3).
+    pub delete_tentative_after_s: f64,
+    /// A track whose position sigma grows beyond this is deleted, m (default 6).
+    pub max_position_sigma_m: f64,
+    /// Two published tracks whose positions and velocities agree within this squared
+    /// Mahalanobis distance (on `P1 + P2`) look like one object (default 4.0).
+    pub duplicate_d2: f64,
+    /// After this many consecutive frames as a duplicate the younger track is deleted
+    /// (default 4).
+    pub duplicate_frames: u32,
+    /// A detection this close (squared Mahalanobis) to a live track does not start a new track
+    /// (default 25: suppresses duplicates from camera range error).
+    pub new_track_suppress_d2: f64,
+}
+
+impl Default for FusionConfig {
+    fn default() -> Self {
+        Self {
+            reorder_window_s: 0.10,
+            max_queued_frames: 64,
+            max_future_s: 0.25,
+            max_frame_age_s: 1.0,
+            sensor_timeout_s: 0.5,
+            late_policy: LatePolicy::Replay,
+            retrodiction_window_s: 0.3,
+            snapshot_interval_s: 0.25,
+            estimate_clock_offsets: true,
+            clock_reference_kinds: vec![SensorKind::Lidar],
+            clock_offset_prior_sigma_s: 0.03,
+            clock_offset_drift_sigma_s: 0.0005,
+            max_clock_offset_s: 0.1,
+            max_detections_per_frame: 4096,
+            max_distance_from_origin_m: 400.0,
+            max_abs_height_m: 30.0,
+            max_size_m: [30.0, 5.0, 6.0],
+            max_speed_mps: PerClass { pedestrian: 12.0, cyclist: 25.0, car: 60.0, bus_truck: 40.0 },
+            lidar_sigma_m: 0.15,
+            camera_lateral_sigma_m: 0.3,
+            camera_range_sigma_frac: 0.05,
+            radar_sigma_m: 0.5,
+            min_position_sigma_m: 0.05,
+            sensor_range_m: [80.0, 60.0, 150.0],
+            accel_sigma_mps2: PerClass { pedestrian: 1.0, cyclist: 1.5, car: 2.5, bus_truck: 1.5 },
+            yaw_accel_sigma_radps2: PerClass { pedestrian: 0.6, cyclist: 0.8, car: 0.5, bus_truck: 0.3 },
+            imm: true,
+            imm_switch_rate_hz: 0.5,
+            init_speed_sigma_mps: PerClass { pedestrian: 2.0, cyclist: 5.0, car: 10.0, bus_truck: 8.0 },
+            size_alpha: 0.2,
+            heading_from_velocity_min_mps: 1.0,
+            gate_d2: 13.8,
+            class_mismatch_cost: 4.0,
+            class_weight: [0.4, 1.0, 0.2],
+            confirm_m: 3,
+            confirm_single_sensor_m: 5,
+            confirm_n: 5,
+            detection_probability: [0.95, 0.90, 0.90],
+            sensor_coverage_m2: [20_000.0, 3_000.0, 10_000.0],
+            clutter_floor_per_m2: [2.5e-5, 3.3e-4, 1.0e-4],
+            score_max: 40.0,
+            score_confirm: 12.0,
+            score_delete: 0.0,
+            score_miss_weight: 0.25,
+            coast_after_s: 0.25,
+            delete_coasting_after_s: 1.5,
+            delete_tentative_after_s: 0.3,
+            max_position_sigma_m: 6.0,
+            duplicate_d2: 4.0,
+            duplicate_frames: 4,
+            new_track_suppress_d2: 25.0,
+        }
+    }
+}
+
+/// A configuration value out of its domain, named.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("fusion config: `{field}` = {value} ({reason})")]
+pub struct ConfigError {
+    /// The field.
+    pub field: &'static str,
+    /// Its value, rendered.
+    pub value: String,
+    /// What is expected.
+    pub reason: &'static str,
+}
+
+impl FusionConfig {
+    /// Checks every field's domain (finite, positive where a scale, ordered where a range).
+    /// [`crate::Fusion::new`] takes any config; call this when loading one from a file.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let err = |field: &'static str, value: &dyn std::fmt::Debug, reason: &'static str| {
+            Err(ConfigError { field, value: format!("{value:?}"), reason })
+        };
+        let positive: [(&'static str, f64); 26] = [
+            ("reorder_window_s", self.reorder_window_s),
+            ("max_future_s", self.max_future_s),
+            ("max_frame_age_s", self.max_frame_age_s),
+            ("sensor_timeout_s", self.sensor_timeout_s),
+            ("snapshot_interval_s", self.snapshot_interval_s),
+            ("clock_offset_prior_sigma_s", self.clock_offset_prior_sigma_s),
+            ("max_clock_offset_s", self.max_clock_offset_s),
+            ("max_distance_from_origin_m", self.max_distance_from_origin_m),
+            ("max_abs_height_m", self.max_abs_height_m),
+            ("lidar_sigma_m", self.lidar_sigma_m),
+            ("camera_lateral_sigma_m", self.camera_lateral_sigma_m),
+            ("camera_range_sigma_frac", self.camera_range_sigma_frac),
+            ("radar_sigma_m", self.radar_sigma_m),
+            ("min_position_sigma_m", self.min_position_sigma_m),
+            ("gate_d2", self.gate_d2),
+            ("score_max", self.score_max),
+            ("coast_after_s", self.coast_after_s),
+            ("delete_coasting_after_s", self.delete_coasting_after_s),
+            ("delete_tentative_after_s", self.delete_tentative_after_s),
+            ("max_position_sigma_m", self.max_position_sigma_m),
+            ("duplicate_d2", self.duplicate_d2),
+            ("new_track_suppress_d2", self.new_track_suppress_d2),
+            ("heading_from_velocity_min_mps", self.heading_from_velocity_min_mps),
+            ("accel_sigma_mps2.car", self.accel_sigma_mps2.car),
+            ("init_speed_sigma_mps.car", self.init_speed_sigma_mps.car),
+            ("max_speed_mps.car", self.max_speed_mps.car),
+        ];
+        for (field, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return err(field, &v, "must be finite and > 0");
+            }
+        }
+        let non_negative: [(&'static str, f64); 7] = [
+            ("retrodiction_window_s", self.retrodiction_window_s),
+            ("clock_offset_drift_sigma_s", self.clock_offset_drift_sigma_s),
+            ("imm_switch_rate_hz", self.imm_switch_rate_hz),
+            ("class_mismatch_cost", self.class_mismatch_cost),
+            ("score_confirm", self.score_confirm),
+            ("score_miss_weight", self.score_miss_weight),
+            ("size_alpha", self.size_alpha),
+        ];
+        for (field, v) in non_negative {
+            if !(v.is_finite() && v >= 0.0) {
+                return err(field, &v, "must be finite and >= 0");
+            }
+        }
+        for (field, t) in [
+            ("max_speed_mps", &self.max_speed_mps),
+            ("accel_sigma_mps2", &self.accel_sigma_mps2),
+            ("yaw_accel_sigma_radps2", &self.yaw_accel_sigma_radps2),
+            ("init_speed_sigma_mps", &self.init_speed_sigma_mps),
+        ] {
+            if [t.pedestrian, t.cyclist, t.car, t.bus_truck].iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+                return err(field, t, "every class must be finite and > 0");
+            }
+        }
+        for (field, a) in [
+            ("max_size_m", &self.max_size_m),
+            ("sensor_range_m", &self.sensor_range_m),
+            ("sensor_coverage_m2", &self.sensor_coverage_m2),
+            ("clutter_floor_per_m2", &self.clutter_floor_per_m2),
+        ] {
+            if a.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+                return err(field, a, "every kind must be finite and > 0");
+            }
+        }
+        if self.class_weight.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+            return err("class_weight", &self.class_weight, "must be finite and >= 0");
+        }
+        if self.detection_probability.iter().any(|p| !(*p > 0.0 && *p < 1.0)) {
+            return err("detection_probability", &self.detection_probability, "must be in (0, 1)");
+        }
+        if self.size_alpha > 1.0 {
+            return err("size_alpha", &self.size_alpha, "must be <= 1");
+        }
+        if !(1..=32).contains(&self.confirm_n) {
+            return err("confirm_n", &self.confirm_n, "must be in 1..=32");
+        }
+        if self.confirm_m == 0 || self.confirm_m > self.confirm_n || self.confirm_single_sensor_m > self.confirm_n {
+            return err(
+                "confirm_m",
+                &self.confirm_m,
+                "must be in 1..=confirm_n (and confirm_single_sensor_m <= confirm_n)",
+            );
+        }
+        if self.score_delete >= self.score_max || self.score_confirm > self.score_max {
+            return err(
+                "score_delete",
+                &self.score_delete,
+                "needs score_delete < score_max and score_confirm <= score_max",
+            );
+        }
+        if self.coast_after_s > self.delete_coasting_after_s {
+            return err("coast_after_s", &self.coast_after_s, "must be <= delete_coasting_after_s");
+        }
+        if self.max_queued_frames == 0 || self.max_detections_per_frame == 0 {
+            return err("max_queued_frames", &self.max_queued_frames, "buffers must hold at least one");
+        }
+        Ok(())
+    }
+}
+
+/// Index of a sensor kind into the `[lidar, camera, radar]` arrays of [`FusionConfig`].
+pub(crate) fn kind_index(kind: SensorKind) -> usize {
+    match kind {
+        SensorKind::Lidar => 0,
+        SensorKind::Camera => 1,
+        SensorKind::Radar => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_is_valid_and_bad_values_are_named() {
+        assert_eq!(FusionConfig::default().validate(), Ok(()));
+        let bad = FusionConfig { gate_d2: f64::NAN, ..FusionConfig::default() };
+        assert_eq!(bad.validate().map_err(|e| e.field), Err("gate_d2"));
+        let bad = FusionConfig { confirm_m: 9, ..FusionConfig::default() };
+        assert_eq!(bad.validate().map_err(|e| e.field), Err("confirm_m"));
+        let bad = FusionConfig { detection_probability: [0.9, 1.0, 0.9], ..FusionConfig::default() };
+        assert_eq!(bad.validate().map_err(|e| e.field), Err("detection_probability"));
+    }
+
+    #[test]
+    fn the_config_round_trips_through_serde_with_defaults_for_missing_fields() {
+        let json = r#"{ "gate_d2": 9.21, "late_policy": "drop", "clock_reference_kinds": ["lidar", "radar"] }"#;
+        let cfg: FusionConfig = serde_json::from_str(json).unwrap();
+        assert_eq!(cfg.gate_d2, 9.21);
+        assert_eq!(cfg.late_policy, LatePolicy::Drop);
+        assert_eq!(cfg.clock_reference_kinds, vec![SensorKind::Lidar, SensorKind::Radar]);
+        assert_eq!(cfg.reorder_window_s, FusionConfig::default().reorder_window_s);
+    }
+}

@@ -1,0 +1,940 @@
+//! The [`Fusion`] state machine: reorder buffer, per-frame association and update, track
+//! management and output. Sans-IO: time only enters as `now` and as capture timestamps.
+
+use std::collections::VecDeque;
+
+use corridor_model::detection::SensorKind;
+use corridor_model::{DetectionFrame, SensorId, Timestamp, TrackId, TrackedObject};
+use nalgebra::{Matrix2, Matrix4, Vector2, Vector3};
+
+use crate::align::ClockOffsetEstimator;
+use crate::assoc::{assign, class_mismatch, AssignScratch, Candidate, Grid};
+use crate::calibration::{to_enu, Measurement, SensorPose};
+use crate::config::{kind_index, FusionConfig, LatePolicy, SensorSpec};
+use crate::filter::{max_eigen_2x2, predict, MotionModel};
+use crate::stats::{FusionStats, SensorStats};
+use crate::track::{SensorSet, Track, TrackStatus};
+use crate::validate::{check_detection, FrameRejection};
+
+/// The fused output of one or more processed frames.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FusionOutput {
+    /// The newest processed (clock-corrected) capture time; every object is predicted to it.
+    pub capture_time: Timestamp,
+    /// Confirmed and coasting tracks, sorted by track id.
+    pub objects: Vec<TrackedObject>,
+}
+
+/// What happened to a frame given to [`Fusion::handle_frame`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FrameOutcome {
+    /// Waiting in the reorder buffer; call `handle_timeout` at `poll_timeout`.
+    Queued,
+    /// Fused now (possibly together with earlier buffered frames, or by replay).
+    Processed,
+    /// Refused whole; counted in the stats.
+    Rejected(FrameRejection),
+}
+
+/// A validated frame waiting in the reorder buffer, already in ENU.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingFrame {
+    /// Clock-corrected capture time.
+    pub aligned: Timestamp,
+    pub sensor: u16,
+    pub seq: u64,
+    pub measurements: Vec<Measurement>,
+    /// Already processed once (being replayed): not counted again, no clock evidence.
+    pub replayed: bool,
+}
+
+/// Processing order of frames: capture time, then sensor, then sequence number.
+type FrameKey = (Timestamp, u16, u64);
+
+/// The tracker state before the frame `key` was processed.
+#[derive(Debug, Clone)]
+struct Snapshot {
+    key: FrameKey,
+    tracks: Vec<Track>,
+    last_processed: Option<Timestamp>,
+    /// `(tracks_created, tracks_confirmed, tracks_deleted)`.
+    counters: (u64, u64, u64),
+}
+
+impl PendingFrame {
+    fn key(&self) -> FrameKey {
+        (self.aligned, self.sensor, self.seq)
+    }
+}
+
+/// Per-sensor runtime state.
+#[derive(Debug, Clone)]
+struct SensorRt {
+    spec: SensorSpec,
+    pose: SensorPose,
+    /// ENU ground position of the sensor.
+    xy_m: Vector2<f64>,
+    /// Estimated false-alarm density of this sensor, 1/m^2 per frame.
+    clutter_per_m2: f64,
+    /// Clock offset estimator (sensor clock minus reference); `None` for reference sensors
+    /// or when estimation is off.
+    clock: Option<ClockOffsetEstimator>,
+    /// Newest clock-corrected capture time received.
+    last_aligned: Option<Timestamp>,
+    /// Estimated frame period (clock-corrected capture interval), s.
+    period_s: Option<f64>,
+    /// Capture time and sequence number of the last frame received (duplicate check).
+    last_frame: Option<(Timestamp, u64)>,
+    /// Receive time of the newest frame.
+    last_received: Option<Timestamp>,
+}
+
+impl SensorRt {
+    fn clock_offset_s(&self) -> f64 {
+        self.clock.map_or(0.0, |c| c.offset_s())
+    }
+}
+
+/// The most processed frames kept for replay (memory bound under a frame flood).
+const MAX_HISTORY_FRAMES: usize = 256;
+
+/// Gain of the frame-period low-pass filter.
+const PERIOD_GAIN: f64 = 0.1;
+
+/// A reference sensor's fix older than this is not used for clock offset evidence, s.
+const REFERENCE_FIX_MAX_AGE_S: f64 = 0.3;
+
+/// Gain of the per-frame low-pass estimate of a sensor's clutter density.
+const CLUTTER_GAIN: f64 = 0.05;
+
+/// Pairs further than this (squared Mahalanobis) give no clock offset evidence.
+const CLOCK_EVIDENCE_MAX_D2: f64 = 25.0;
+
+/// Upper bounds of the detection-sigma buckets of the pre-gate grids, m.
+const SIGMA_BUCKETS_M: [f64; 3] = [0.5, 1.5, f64::INFINITY];
+
+/// True when two tracks' position and velocity agree within `max_d2` (each on `P1 + P2`).
+fn same_object(a: &Track, b: &Track, max_d2: f64) -> bool {
+    let (ga, gb) = (&a.imm.models[0], &b.imm.models[0]);
+    let d2 = |i: usize| {
+        let s = ga.p.fixed_view::<2, 2>(i, i) + gb.p.fixed_view::<2, 2>(i, i);
+        let y = ga.x.fixed_rows::<2>(i) - gb.x.fixed_rows::<2>(i);
+        s.try_inverse().map_or(f64::INFINITY, |si| (y.transpose() * si * y)[(0, 0)])
+    };
+    a.t == b.t && d2(0) < max_d2 && d2(2) < max_d2
+}
+
+/// A track's CV guess at the frame time, for pre-gating and birth suppression.
+#[derive(Debug, Clone, Copy)]
+struct TrackGeom {
+    guess: Vector2<f64>,
+    p_guess: Matrix2<f64>,
+    /// Upper bound of the position sigma of the guess, m.
+    sigma_t: f64,
+}
+
+/// Reusable per-frame buffers.
+#[derive(Debug, Default, Clone)]
+struct Scratch {
+    min_d2: Vec<f64>,
+    geom: Vec<TrackGeom>,
+    by_det: Vec<(u32, u32)>,
+    det_count: Vec<u8>,
+    dup_flag: Vec<bool>,
+    pairs: Vec<Candidate>,
+    /// The pairs of one stage of the matching cascade.
+    stage: Vec<Candidate>,
+    near: Vec<u32>,
+    det_sigma: Vec<f64>,
+    bucket_xy: [Vec<Vector2<f64>>; SIGMA_BUCKETS_M.len()],
+    bucket_idx: [Vec<u32>; SIGMA_BUCKETS_M.len()],
+    grids: [Grid; SIGMA_BUCKETS_M.len()],
+    matched_det: Vec<bool>,
+    matched_track: Vec<bool>,
+    assign: AssignScratch,
+}
+
+/// Multi-sensor fusion and tracking for one intersection. See the crate doc for the pipeline.
+#[derive(Debug, Clone)]
+pub struct Fusion {
+    cfg: FusionConfig,
+    /// Sorted by sensor id, so index order is id order.
+    sensors: Vec<SensorRt>,
+    /// Reorder buffer, sorted by `(aligned, sensor, seq)`.
+    queue: Vec<PendingFrame>,
+    tracks: Vec<Track>,
+    next_id: u64,
+    last_processed: Option<Timestamp>,
+    output_dirty: bool,
+    stats: FusionStats,
+    /// Processed frames still inside the retrodiction window (replay policy).
+    history: VecDeque<PendingFrame>,
+    /// Tracker states taken before a processed frame, every `snapshot_interval_s`.
+    snapshots: VecDeque<Snapshot>,
+    /// Which id each recent birth got, so a replay gives the same birth the same id.
+    births: VecDeque<(FrameKey, u32, TrackId)>,
+    replaying: bool,
+    scratch: Scratch,
+}
+
+impl Fusion {
+    /// A tracker for `sensors` (duplicate ids: the last one wins).
+    pub fn new(config: FusionConfig, sensors: Vec<SensorSpec>) -> Self {
+        let mut rts: Vec<SensorRt> = Vec::with_capacity(sensors.len());
+        for spec in sensors {
+            let kind = spec.kind;
+            let p = spec.extrinsics.enu_from_sensor.translation.vector;
+            let rt = SensorRt {
+                pose: SensorPose::new(&spec.extrinsics),
+                clutter_per_m2: config.clutter_floor_per_m2[kind_index(kind)],
+                xy_m: Vector2::new(p.x, p.y),
+                spec,
+                clock: (config.estimate_clock_offsets && !config.clock_reference_kinds.contains(&kind))
+                    .then(|| ClockOffsetEstimator::new(config.clock_offset_prior_sigma_s)),
+                last_aligned: None,
+                last_received: None,
+                last_frame: None,
+                period_s: None,
+            };
+            match rts.binary_search_by(|s| s.spec.id.cmp(&rt.spec.id)) {
+                Ok(i) => rts[i] = rt,
+                Err(i) => rts.insert(i, rt),
+            }
+        }
+        // a track's sensor set is a 64-bit set: sensors beyond it are not configured (their
+        // frames are refused as unknown)
+        rts.truncate(SensorSet::CAPACITY);
+        let mut stats = FusionStats::default();
+        for s in &rts {
+            stats.sensors.insert(s.spec.id.clone(), SensorStats::default());
+        }
+        Self {
+            cfg: config,
+            sensors: rts,
+            queue: Vec::new(),
+            tracks: Vec::new(),
+            next_id: 1,
+            last_processed: None,
+            output_dirty: false,
+            history: VecDeque::new(),
+            snapshots: VecDeque::new(),
+            births: VecDeque::new(),
+            replaying: false,
+            stats,
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &FusionConfig {
+        &self.cfg
+    }
+
+    /// Counters (see [`FusionStats`]).
+    pub fn stats(&self) -> &FusionStats {
+        &self.stats
+    }
+
+    /// The newest processed (clock-corrected) capture time.
+    pub fn last_processed(&self) -> Option<Timestamp> {
+        self.last_processed
+    }
+
+    /// Number of live tracks by status `(tentative, confirmed, coasting)`.
+    pub fn track_counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for t in &self.tracks {
+            match t.status {
+                TrackStatus::Tentative => c.0 += 1,
+                TrackStatus::Confirmed => c.1 += 1,
+                TrackStatus::Coasting => c.2 += 1,
+            }
+        }
+        c
+    }
+
+    /// The current clock offset estimate of a sensor (sensor clock minus reference), s.
+    pub fn clock_offset_s(&self, sensor: &SensorId) -> Option<f64> {
+        self.sensor_index(sensor).map(|i| self.sensors[i].clock_offset_s())
+    }
+
+    fn sensor_index(&self, id: &SensorId) -> Option<usize> {
+        self.sensors.binary_search_by(|s| s.spec.id.cmp(id)).ok()
+    }
+
+    fn sensor_stats(&mut self, si: usize) -> &mut SensorStats {
+        let id = &self.sensors[si].spec.id;
+        self.stats.sensors.entry(id.clone()).or_default()
+    }
+
+    fn reject(&mut self, si: usize, r: FrameRejection) -> FrameOutcome {
+        *self.sensor_stats(si).frames_rejected.entry(r.kind()).or_insert(0) += 1;
+        FrameOutcome::Rejected(r)
+    }
+
+    /// Feed one received frame; `now` is the RSU's receive time. Never panics; invalid
+    /// detections are rejected and counted per sensor and reason; the rest of the frame is used.
+    pub fn handle_frame(&mut self, now: Timestamp, frame: DetectionFrame) -> FrameOutcome {
+        let Some(si) = self.sensor_index(&frame.sensor) else {
+            self.stats.unknown_sensor_frames += 1;
+            return FrameOutcome::Rejected(FrameRejection::UnknownSensor(frame.sensor));
+        };
+        {
+            let st = self.sensor_stats(si);
+            st.frames_received += 1;
+            st.last_capture_time = Some(frame.capture_time);
+        }
+        let kind = self.sensors[si].spec.kind;
+        if frame.kind != kind {
+            let sensor = frame.sensor;
+            return self.reject(si, FrameRejection::KindMismatch { sensor, expected: kind, got: frame.kind });
+        }
+        // saturating: a capture stamp from outside can be any i64
+        let ahead_s = frame.capture_time.nanos_since(now) as f64 * 1e-9;
+        if ahead_s > self.cfg.max_future_s {
+            return self.reject(si, FrameRejection::FutureTimestamp { ahead_s });
+        }
+        if -ahead_s > self.cfg.max_frame_age_s {
+            self.sensor_stats(si).late_frames += 1;
+            self.sensor_stats(si).dropped_frames += 1;
+            return self.reject(si, FrameRejection::TooLate { late_s: -ahead_s });
+        }
+        if frame.detections.len() > self.cfg.max_detections_per_frame {
+            return self.reject(si, FrameRejection::TooManyDetections(frame.detections.len()));
+        }
+        let last = (frame.capture_time, frame.frame_seq);
+        if self.sensors[si].last_frame == Some(last) {
+            return self.reject(si, FrameRejection::Duplicate);
+        }
+        self.sensors[si].last_frame = Some(last);
+        let aligned = frame.capture_time.add_secs_f64(-self.sensors[si].clock_offset_s());
+        if let Some(lp) = self.last_processed {
+            if aligned < lp {
+                let late_s = lp.secs_since(aligned);
+                self.sensor_stats(si).late_frames += 1;
+                let key = (aligned, si as u16, frame.frame_seq);
+                let replayable = self.cfg.late_policy == LatePolicy::Replay
+                    && late_s <= self.cfg.retrodiction_window_s
+                    && self.snapshots.iter().any(|s| s.key <= key);
+                if replayable {
+                    let pending = self.convert(si, aligned, &frame);
+                    self.note_received(si, aligned, now);
+                    if self.replay(pending).is_ok() {
+                        self.sensor_stats(si).replayed_frames += 1;
+                        return FrameOutcome::Processed;
+                    }
+                }
+                self.sensor_stats(si).dropped_frames += 1;
+                return self.reject(si, FrameRejection::TooLate { late_s });
+            }
+        }
+        let pending = self.convert(si, aligned, &frame);
+        self.note_received(si, aligned, now);
+        let key = pending.key();
+        let pos = self.queue.partition_point(|f| f.key() < key);
+        self.queue.insert(pos, pending);
+        self.release(now);
+        self.stats.queued_frames = self.queue.len() as u64;
+        if self.queue.iter().any(|f| f.key() == key) {
+            FrameOutcome::Queued
+        } else {
+            FrameOutcome::Processed
+        }
+    }
+
+    fn note_received(&mut self, si: usize, aligned: Timestamp, now: Timestamp) {
+        let rt = &mut self.sensors[si];
+        if let Some(prev) = rt.last_aligned {
+            // frame period: a low-passed interval between consecutive captures; gaps (drops,
+            // dropouts) longer than twice the current estimate are not intervals
+            let dt_s = aligned.secs_since(prev);
+            if dt_s > 1e-3 {
+                rt.period_s = Some(match rt.period_s {
+                    None => dt_s,
+                    Some(p) if dt_s < 2.0 * p => p + PERIOD_GAIN * (dt_s - p),
+                    Some(p) => p,
+                });
+            }
+        }
+        rt.last_aligned = Some(rt.last_aligned.map_or(aligned, |t| t.max(aligned)));
+        rt.last_received = Some(rt.last_received.map_or(now, |t| t.max(now)));
+    }
+
+    /// Validates and transforms a frame's detections, counting rejections.
+    fn convert(&mut self, si: usize, aligned: Timestamp, frame: &DetectionFrame) -> PendingFrame {
+        let kind = self.sensors[si].spec.kind;
+        let pose = self.sensors[si].pose;
+        let mut measurements = Vec::with_capacity(frame.detections.len());
+        let mut rejected = Vec::new();
+        for det in &frame.detections {
+            match check_detection(det, &self.cfg).and_then(|()| to_enu(det, kind, &pose, &self.cfg)) {
+                Ok(m) => measurements.push(m),
+                Err(r) => rejected.push(r),
+            }
+        }
+        let st = self.sensor_stats(si);
+        st.detections_accepted += measurements.len() as u64;
+        for r in rejected {
+            *st.detections_rejected.entry(r).or_insert(0) += 1;
+        }
+        PendingFrame { aligned, sensor: si as u16, seq: frame.frame_seq, measurements, replayed: false }
+    }
+
+    /// Release/process whatever the reorder buffer holds that is due at `now`.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.release(now);
+        self.stats.queued_frames = self.queue.len() as u64;
+    }
+
+    /// The next time `handle_timeout` should be called, if any.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.queue.first().map(|f| f.aligned.add_secs_f64(self.cfg.reorder_window_s))
+    }
+
+    /// True when no live sensor other than the frame's can still deliver a frame captured
+    /// before `t`: it already delivered one at least as new, or its next capture (last capture
+    /// plus 0.9 of its frame period, for jitter) is after `t`. So a frame waits
+    /// only for frames actually in flight, not for the next frame of every sensor.
+    fn all_caught_up(&self, t: Timestamp, sensor: u16, now: Timestamp) -> bool {
+        self.sensors.iter().enumerate().all(|(i, s)| {
+            if i == sensor as usize {
+                return true;
+            }
+            match (s.last_received, s.last_aligned) {
+                (Some(rx), Some(la)) => {
+                    now.secs_since(rx) > self.cfg.sensor_timeout_s
+                        || la >= t
+                        || s.period_s.is_some_and(|p| la.add_secs_f64(0.9 * p) > t)
+                }
+                _ => true,
+            }
+        })
+    }
+
+    fn release(&mut self, now: Timestamp) {
+        while let Some(front) = self.queue.first() {
+            let forced = self.queue.len() > self.cfg.max_queued_frames.max(1);
+            let due = forced
+                || now >= front.aligned.add_secs_f64(self.cfg.reorder_window_s)
+                || self.all_caught_up(front.aligned, front.sensor, now);
+            if !due {
+                break;
+            }
+            if forced {
+                self.stats.forced_releases += 1;
+            }
+            let frame = self.queue.remove(0);
+            self.process(frame);
+        }
+    }
+
+    /// Fuses one frame into the tracks at its capture time.
+    fn process(&mut self, frame: PendingFrame) {
+        let replay_on = self.cfg.late_policy == LatePolicy::Replay && self.cfg.retrodiction_window_s > 0.0;
+        if replay_on
+            && self.snapshots.back().is_none_or(|s| frame.aligned.secs_since(s.key.0) >= self.cfg.snapshot_interval_s)
+        {
+            self.snapshots.push_back(Snapshot {
+                key: frame.key(),
+                tracks: self.tracks.clone(),
+                last_processed: self.last_processed,
+                counters: (self.stats.tracks_created, self.stats.tracks_confirmed, self.stats.tracks_deleted),
+            });
+        }
+        let frame_key = frame.key();
+        let t = frame.aligned;
+        let si = frame.sensor;
+        let kind = self.sensors[si as usize].spec.kind;
+        let sensor_xy = self.sensors[si as usize].xy_m;
+        let cfg = &self.cfg;
+        let meas = &frame.measurements;
+        let sc = &mut self.scratch;
+
+        // 1. pre-gate: grids over the detections, bucketed by their size (sigma) so that a
+        // few far camera detections do not widen every track's search
+        sc.det_sigma.clear();
+        sc.det_sigma.extend(meas.iter().map(|m| max_eigen_2x2(&m.cov_xy).max(0.0).sqrt()));
+        let mut bucket_sigma = [0.0f64; SIGMA_BUCKETS_M.len()];
+        for b in 0..SIGMA_BUCKETS_M.len() {
+            sc.bucket_xy[b].clear();
+            sc.bucket_idx[b].clear();
+        }
+        for (di, (m, sd)) in meas.iter().zip(&sc.det_sigma).enumerate() {
+            let b = SIGMA_BUCKETS_M.iter().position(|lim| *sd <= *lim).unwrap_or(SIGMA_BUCKETS_M.len() - 1);
+            sc.bucket_xy[b].push(m.xy_m);
+            sc.bucket_idx[b].push(di as u32);
+            bucket_sigma[b] = bucket_sigma[b].max(*sd);
+        }
+        for b in 0..SIGMA_BUCKETS_M.len() {
+            sc.grids[b].build(&sc.bucket_xy[b], 8.0);
+        }
+        sc.min_d2.clear();
+        sc.min_d2.resize(meas.len(), f64::INFINITY);
+        sc.pairs.clear();
+        sc.geom.clear();
+        // pre-gate on the CV guess with the gate inflated by half: only tracks that pass are
+        // predicted with the full IMM (the expensive part)
+        let clock_var_s2 = self.sensors[si as usize].clock.map_or(0.0, |c| c.sigma_s().powi(2));
+        let k_pre = (1.5 * cfg.gate_d2).sqrt();
+        let k2_pre = k_pre * k_pre;
+        for (ti, tr) in self.tracks.iter_mut().enumerate() {
+            let guess = tr.position_guess(t);
+            let g = &tr.imm.models[0];
+            let dt = t.secs_since(tr.t).abs();
+            let (pp, pv, vv) = (
+                g.p.fixed_view::<2, 2>(0, 0).into_owned(),
+                g.p.fixed_view::<2, 2>(0, 2).into_owned(),
+                g.p.fixed_view::<2, 2>(2, 2).into_owned(),
+            );
+            let speed = (g.x[2] * g.x[2] + g.x[3] * g.x[3]).sqrt();
+            // the CV guess's covariance moved by dt in closed form, inflated by a slack for the
+            // turn model's different mean
+            let slack = speed * dt * dt * g.x[4].abs() + 0.3;
+            let qa = cfg.accel_sigma_mps2.car * dt * dt * 0.5;
+            let p_guess = pp
+                + (pv + pv.transpose()) * dt
+                + vv * (dt * dt)
+                + Matrix2::from_diagonal_element(qa * qa + slack * slack);
+            let sigma_t = max_eigen_2x2(&p_guess).max(0.0).sqrt();
+            sc.geom.push(TrackGeom { guess, p_guess, sigma_t });
+            sc.near.clear();
+            for (b, b_sigma) in bucket_sigma.iter().enumerate() {
+                if sc.bucket_idx[b].is_empty() {
+                    continue;
+                }
+                let radius = k_pre * (sigma_t + b_sigma);
+                let (xy, idx, sig, near) = (&sc.bucket_xy[b], &sc.bucket_idx[b], &sc.det_sigma, &mut sc.near);
+                sc.grids[b].for_each_near(&guess, radius, |li| {
+                    let di = idx[li as usize];
+                    let d = xy[li as usize] - guess;
+                    let r = k_pre * (sigma_t + sig[di as usize]);
+                    if d.x.abs() <= r && d.y.abs() <= r {
+                        near.push(di);
+                    }
+                });
+            }
+            if sc.near.is_empty() {
+                continue;
+            }
+            sc.near.retain(|&di| {
+                let m = &meas[di as usize];
+                let y = m.xy_m - guess;
+                (p_guess + m.cov_xy).try_inverse().is_some_and(|si| (y.transpose() * si * y)[(0, 0)] <= k2_pre)
+            });
+            if sc.near.is_empty() {
+                continue;
+            }
+            tr.predict_to(t, cfg);
+            self.stats.gating_predictions += 1;
+            let c = tr.imm.combined();
+            // timing uncertainty of this sensor's clock seen as position uncertainty along
+            // the track's velocity: R_eff = R + sigma_t^2 v v^T
+            let v = Vector2::new(c.x[2], c.x[3]);
+            let p_xy = c.p.fixed_view::<2, 2>(0, 0).into_owned() + v * v.transpose() * clock_var_s2;
+            let (tclass, tconf) = tr.class();
+            for &di in &sc.near {
+                let m = &meas[di as usize];
+                let s = p_xy + m.cov_xy;
+                let Some(s_inv) = s.try_inverse() else {
+                    continue;
+                };
+                let y = m.xy_m - c.x.fixed_rows::<2>(0);
+                let d2 = (y.transpose() * s_inv * y)[(0, 0)];
+                if !d2.is_finite() {
+                    continue;
+                }
+                let slot = &mut sc.min_d2[di as usize];
+                *slot = slot.min(d2);
+                if d2 < cfg.gate_d2 {
+                    let penalty =
+                        cfg.class_mismatch_cost * tconf.min(m.class_confidence) * class_mismatch(tclass, m.class);
+                    sc.pairs.push(Candidate { track: ti as u32, det: di, cost: d2 + penalty });
+                }
+            }
+        }
+
+        self.stats.gated_pairs += sc.pairs.len() as u64;
+        self.stats.greedy_clusters = sc.assign.greedy_clusters;
+
+        // 2. global assignment, cluster by cluster, in two stages (a matching cascade, as in
+        // DeepSORT): published tracks first, then tentative tracks on the leftover detections,
+        // so a young track never steals the detection of an established one.
+        let tracks = &self.tracks;
+        sc.stage.clear();
+        sc.stage.extend(sc.pairs.iter().filter(|c| tracks[c.track as usize].status != TrackStatus::Tentative));
+        let mut matches = assign(tracks.len(), meas.len(), &sc.stage, cfg.gate_d2, &mut sc.assign);
+        if sc.stage.len() < sc.pairs.len() {
+            sc.matched_det.clear();
+            sc.matched_det.resize(meas.len(), false);
+            for &(_, di) in &matches {
+                sc.matched_det[di as usize] = true;
+            }
+            sc.stage.clear();
+            let matched_det = &sc.matched_det;
+            sc.stage.extend(
+                sc.pairs.iter().filter(|c| {
+                    tracks[c.track as usize].status == TrackStatus::Tentative && !matched_det[c.det as usize]
+                }),
+            );
+            matches.extend(assign(tracks.len(), meas.len(), &sc.stage, cfg.gate_d2, &mut sc.assign));
+        }
+
+        // 3. updates, misses
+        sc.matched_det.clear();
+        sc.matched_det.resize(meas.len(), false);
+        sc.matched_track.clear();
+        sc.matched_track.resize(self.tracks.len(), false);
+        let pd = cfg.detection_probability[kind_index(kind)].clamp(0.01, 0.999);
+        let clutter = self.sensors[si as usize].clutter_per_m2;
+        let clock = &mut self.sensors[si as usize].clock;
+        for &(ti, di) in &matches {
+            let tr = &mut self.tracks[ti as usize];
+            let mut m = std::borrow::Cow::Borrowed(&meas[di as usize]);
+            if let Some(est) = clock.as_mut() {
+                let g = &tr.imm.models[0];
+                let v = Vector2::new(g.x[2], g.x[3]);
+                let r_eff = m.cov_xy + v * v.transpose() * clock_var_s2;
+                if let Some((t_ref, p_ref, v_ref)) =
+                    tr.reference_fix.filter(|_| tr.status != TrackStatus::Tentative && !frame.replayed)
+                {
+                    // evidence for the clock offset: the innovation against the track as the
+                    // reference sensors alone placed it (extrapolated from their last update),
+                    // so this sensor's own past updates do not dilute it
+                    let dt_ref = t.secs_since(t_ref);
+                    if dt_ref.abs() <= REFERENCE_FIX_MAX_AGE_S {
+                        let s = g.p.fixed_view::<2, 2>(0, 0)
+                            + r_eff
+                            + Matrix2::from_diagonal_element(cfg.lidar_sigma_m.powi(2));
+                        if let Some(s_inv) = s.try_inverse() {
+                            let y = m.xy_m - (p_ref + v_ref * dt_ref);
+                            // only confident pairs: a false alarm that took a missed
+                            // detection's place adds weight without signal (attenuation)
+                            if (y.transpose() * s_inv * y)[(0, 0)] < CLOCK_EVIDENCE_MAX_D2 {
+                                est.add(&v, &y, &s_inv);
+                            }
+                        }
+                    }
+                }
+                m.to_mut().cov_xy = r_eff;
+            }
+            // track score (log-likelihood ratio, Blackman & Popoli sec. 6.2): a hit adds
+            // ln(Pd N(y; 0, S) / clutter density)
+            let score_hit = {
+                let g = &tr.imm.models[0];
+                let s = g.p.fixed_view::<2, 2>(0, 0) + m.cov_xy;
+                let y = m.xy_m - g.x.fixed_rows::<2>(0);
+                match s.try_inverse() {
+                    Some(si) if s.determinant() > 0.0 => {
+                        let d2 = (y.transpose() * si * y)[(0, 0)];
+                        pd.ln() - 0.5 * d2 - (std::f64::consts::TAU * s.determinant().sqrt()).ln() - clutter.ln()
+                    }
+                    _ => 0.0,
+                }
+            };
+            if tr.update(&m, si, kind, cfg) {
+                tr.add_score(score_hit, cfg);
+                if clock.is_none() && cfg.estimate_clock_offsets {
+                    let g = &tr.imm.models[0].x;
+                    // the raw measurement, not the fused state: the fused state carries the
+                    // skewed sensors' bias
+                    tr.reference_fix = Some((t, m.xy_m, Vector2::new(g[2], g[3])));
+                }
+                sc.matched_track[ti as usize] = true;
+            }
+            sc.matched_det[di as usize] = true;
+        }
+        if let Some(est) = clock.as_mut() {
+            est.finish_frame(cfg.clock_offset_drift_sigma_s, cfg.max_clock_offset_s);
+            let offset_s = est.offset_s();
+            let id = &self.sensors[si as usize].spec.id;
+            if let Some(st) = self.stats.sensors.get_mut(id) {
+                st.clock_offset_s = offset_s;
+            }
+        }
+        let range_m = cfg.sensor_range_m[kind_index(kind)];
+        let score_miss = (1.0 - pd).max(1e-6).ln() * cfg.score_miss_weight;
+        for (ti, tr) in self.tracks.iter_mut().enumerate() {
+            if !sc.matched_track[ti] && tr.sensors.contains(si) && (tr.position_guess(t) - sensor_xy).norm() <= range_m
+            {
+                tr.record(false);
+                tr.add_score(score_miss, cfg);
+            }
+        }
+
+        // 4. births, unless a live track is close (on the CV guess: cheap and good enough
+        // to suppress duplicates)
+        let k_supp = cfg.new_track_suppress_d2.max(0.0).sqrt();
+        for (di, m) in meas.iter().enumerate() {
+            if sc.matched_det[di] || sc.min_d2[di] < cfg.new_track_suppress_d2 {
+                continue;
+            }
+            let sd = sc.det_sigma[di];
+            let near_track = sc.geom.iter().any(|g| {
+                let y = m.xy_m - g.guess;
+                let r = k_supp * (g.sigma_t + sd);
+                y.x.abs() <= r
+                    && y.y.abs() <= r
+                    && (g.p_guess + m.cov_xy)
+                        .try_inverse()
+                        .is_some_and(|si| (y.transpose() * si * y)[(0, 0)] < cfg.new_track_suppress_d2)
+            });
+            if !near_track {
+                // a birth replayed from the same detection keeps the id it was given first
+                let memo = if self.replaying {
+                    self.births.iter().find(|(k, d, _)| *k == frame_key && *d == di as u32).map(|b| b.2)
+                } else {
+                    None
+                };
+                let id = memo.unwrap_or_else(|| {
+                    let id = TrackId(self.next_id);
+                    self.next_id += 1;
+                    if replay_on {
+                        self.births.push_back((frame_key, di as u32, id));
+                    }
+                    id
+                });
+                self.tracks.push(Track::new(id, t, m, si, kind, cfg));
+                self.stats.tracks_created += 1;
+            }
+        }
+
+        // clutter density of this sensor: detections no track explained, per covered area
+        let unmatched = sc.matched_det.iter().filter(|m| !**m).count() as f64;
+        let kind_i = kind_index(kind);
+        let rt = &mut self.sensors[si as usize];
+        let observed = unmatched / cfg.sensor_coverage_m2[kind_i].max(1.0);
+        rt.clutter_per_m2 =
+            (rt.clutter_per_m2 + CLUTTER_GAIN * (observed - rt.clutter_per_m2)).max(cfg.clutter_floor_per_m2[kind_i]);
+
+        // 5. duplicates: two published tracks on one object (e.g. a false-alarm track that
+        // drifted onto a real one) agree in position and velocity frame after frame; the
+        // younger one is dropped after `duplicate_frames` such frames, so the older id stays
+        self.mark_duplicates();
+
+        // 6. life cycle
+        let cfg = &self.cfg;
+        let stats = &mut self.stats;
+        self.tracks.retain_mut(|tr| {
+            let was_tentative = tr.status == TrackStatus::Tentative;
+            let keep = tr.manage(t, cfg);
+            if !keep {
+                stats.tracks_deleted += 1;
+            } else if was_tentative && tr.status != TrackStatus::Tentative {
+                stats.tracks_confirmed += 1;
+            }
+            keep
+        });
+        stats.live_tracks = self.tracks.len() as u64;
+        if !frame.replayed {
+            stats.frames_processed += 1;
+            let id = &self.sensors[si as usize].spec.id;
+            if let Some(st) = stats.sensors.get_mut(id) {
+                st.frames_processed += 1;
+            }
+        }
+        self.last_processed = Some(self.last_processed.map_or(t, |lp| lp.max(t)));
+        self.output_dirty = true;
+        if replay_on {
+            self.history.push_back(frame);
+            self.prune_history();
+        }
+    }
+
+    /// Finds pairs of published tracks gated to the same detection of the current frame that
+    /// are statistically the same (position and velocity within `duplicate_d2` on `P1 + P2`),
+    /// and counts frames on the younger one.
+    fn mark_duplicates(&mut self) {
+        let sc = &mut self.scratch;
+        let tracks = &mut self.tracks;
+        // only detections gated to two or more published tracks can reveal a duplicate
+        sc.det_count.clear();
+        sc.det_count.resize(sc.det_sigma.len(), 0);
+        for c in &sc.pairs {
+            if tracks[c.track as usize].status != TrackStatus::Tentative {
+                let n = &mut sc.det_count[c.det as usize];
+                *n = n.saturating_add(1);
+            }
+        }
+        sc.by_det.clear();
+        for c in &sc.pairs {
+            if sc.det_count[c.det as usize] >= 2 && tracks[c.track as usize].status != TrackStatus::Tentative {
+                sc.by_det.push((c.det, c.track));
+            }
+        }
+        sc.by_det.sort_unstable();
+        sc.dup_flag.clear();
+        sc.dup_flag.resize(tracks.len(), false);
+        let mut i = 0;
+        while i < sc.by_det.len() {
+            let mut j = i + 1;
+            while j < sc.by_det.len() && sc.by_det[j].0 == sc.by_det[i].0 {
+                j += 1;
+            }
+            for a in i..j {
+                for b in a + 1..j {
+                    let (ta, tb) = (sc.by_det[a].1 as usize, sc.by_det[b].1 as usize);
+                    if same_object(&tracks[ta], &tracks[tb], self.cfg.duplicate_d2) {
+                        // tracks are kept in id order: the larger index is the younger
+                        sc.dup_flag[ta.max(tb)] = true;
+                    }
+                }
+            }
+            i = j;
+        }
+        // a track gated in this frame and not flagged is no duplicate (any more)
+        for c in &sc.pairs {
+            if !sc.dup_flag[c.track as usize] {
+                tracks[c.track as usize].duplicate_frames = 0;
+            }
+        }
+        for (ti, flagged) in sc.dup_flag.iter().enumerate() {
+            if *flagged {
+                let tr = &mut tracks[ti];
+                tr.duplicate_frames = tr.duplicate_frames.saturating_add(1);
+            }
+        }
+    }
+
+    /// Keeps the snapshots, frames and births a replay within the window can need.
+    fn prune_history(&mut self) {
+        let Some(lp) = self.last_processed else {
+            return;
+        };
+        let horizon = lp.add_secs_f64(-self.cfg.retrodiction_window_s);
+        while self.snapshots.len() >= 2 && self.snapshots[1].key.0 <= horizon {
+            self.snapshots.pop_front();
+        }
+        // bounded memory whatever the frame rate: a snapshot whose following frames are no
+        // longer all kept cannot be replayed from
+        while self.history.len() > MAX_HISTORY_FRAMES {
+            if let Some(f) = self.history.pop_front() {
+                let key = f.key();
+                while self.snapshots.front().is_some_and(|s| s.key <= key) {
+                    self.snapshots.pop_front();
+                }
+            }
+        }
+        if let Some(oldest) = self.snapshots.front().map(|s| s.key) {
+            while self.history.front().is_some_and(|f| f.key() < oldest) {
+                self.history.pop_front();
+            }
+            while self.births.front().is_some_and(|b| b.0 < oldest) {
+                self.births.pop_front();
+            }
+        } else {
+            // nothing can be replayed: keep nothing
+            self.history.clear();
+            self.births.clear();
+        }
+    }
+
+    /// Retrodiction by replay: rolls the tracks back to the newest snapshot before `late` and
+    /// re-processes the stored frames with `late` among them, in capture-time order. Returns
+    /// the frame back when no snapshot is old enough.
+    fn replay(&mut self, mut late: PendingFrame) -> Result<(), PendingFrame> {
+        let key = late.key();
+        let Some(idx) = self.snapshots.iter().rposition(|s| s.key <= key) else {
+            return Err(late);
+        };
+        self.snapshots.truncate(idx + 1);
+        let Some(snap) = self.snapshots.pop_back() else {
+            return Err(late);
+        };
+        self.tracks = snap.tracks;
+        self.last_processed = snap.last_processed;
+        (self.stats.tracks_created, self.stats.tracks_confirmed, self.stats.tracks_deleted) = snap.counters;
+        let split = self.history.partition_point(|f| f.key() < snap.key);
+        let mut redo: Vec<PendingFrame> = self.history.drain(split..).collect();
+        for f in &mut redo {
+            f.replayed = true;
+        }
+        late.replayed = false;
+        let pos = redo.partition_point(|f| f.key() < key);
+        redo.insert(pos, late);
+        self.replaying = true;
+        for f in redo {
+            self.process(f);
+        }
+        self.replaying = false;
+        self.stats.replays += 1;
+        Ok(())
+    }
+
+    /// After processing, the fused output to publish (confirmed + coasting tracks predicted to
+    /// `capture_time`, the newest processed capture time, sorted by track id); None when
+    /// nothing new.
+    pub fn poll_output(&mut self) -> Option<FusionOutput> {
+        if !self.output_dirty {
+            return None;
+        }
+        let capture_time = self.last_processed?;
+        self.output_dirty = false;
+        self.stats.outputs += 1;
+        let mut objects: Vec<TrackedObject> = self
+            .tracks
+            .iter()
+            .filter(|t| t.status != TrackStatus::Tentative)
+            .map(|t| self.object(t, capture_time))
+            .collect();
+        if !objects.is_sorted_by_key(|o| o.track_id) {
+            objects.sort_by_key(|o| o.track_id);
+        }
+        Some(FusionOutput { capture_time, objects })
+    }
+
+    /// Every live track, tentative ones included, predicted to the newest processed capture
+    /// time, sorted by id: for debugging and tests (`poll_output` is what to publish).
+    pub fn all_tracks(&self) -> Vec<(TrackStatus, TrackedObject)> {
+        let Some(t) = self.last_processed else {
+            return Vec::new();
+        };
+        let mut v: Vec<(TrackStatus, TrackedObject)> =
+            self.tracks.iter().map(|tr| (tr.status, self.object(tr, t))).collect();
+        v.sort_by_key(|(_, o)| o.track_id);
+        v
+    }
+
+    fn object(&self, tr: &Track, t: Timestamp) -> TrackedObject {
+        // the combined estimate, moved to `t` with the turn model at the combined turn rate
+        // (one prediction instead of a full IMM cycle; exact for tracks updated at `t`)
+        let mut g = tr.imm.combined();
+        let dt_s = t.secs_since(tr.t);
+        if dt_s != 0.0 {
+            g = predict(MotionModel::ConstantTurn, &g, dt_s, &tr.noise(&self.cfg));
+        }
+        let (class, conf) = tr.class();
+        let mut covariance = Matrix4::<f32>::zeros();
+        for r in 0..4 {
+            for c in 0..4 {
+                covariance[(r, c)] = g.p[(r, c)] as f32;
+            }
+        }
+        let speed = (g.x[2] * g.x[2] + g.x[3] * g.x[3]).sqrt();
+        let heading_rad =
+            if speed > self.cfg.heading_from_velocity_min_mps { g.x[3].atan2(g.x[2]) } else { tr.heading_rad() };
+        TrackedObject {
+            track_id: tr.id,
+            class,
+            class_confidence: conf as f32,
+            position_m: Vector3::new(g.x[0], g.x[1], tr.z_m),
+            velocity_mps: Vector3::new(g.x[2], g.x[3], 0.0),
+            heading_rad,
+            size_m: tr.size(),
+            covariance,
+            first_seen: tr.first_seen,
+            last_updated: tr.last_updated,
+            sensors: tr
+                .sensors
+                .iter()
+                .filter_map(|i| self.sensors.get(usize::from(i)).map(|s| s.spec.id.clone()))
+                .collect(),
+            lane: None,
+        }
+    }
+
+    /// The kind of a configured sensor.
+    pub fn sensor_kind(&self, sensor: &SensorId) -> Option<SensorKind> {
+        self.sensor_index(sensor).map(|i| self.sensors[i].spec.kind)
+    }
+}
