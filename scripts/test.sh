@@ -12,8 +12,8 @@ export PATH="$root/.venv/bin:$PATH"     # netconvert, sumo, ...
 export CORRIDOR_REALMAPS="${CORRIDOR_REALMAPS:-$root/../shared/realmaps}"
 
 if command -v cargo-nextest >/dev/null 2>&1; then
-    cargo nextest run --workspace --no-fail-fast
     cargo test --workspace --doc
+    cargo nextest run --workspace --no-fail-fast    # last: its summary closes the run
 else
     cargo test --workspace --no-fail-fast
 fi

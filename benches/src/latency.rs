@@ -139,7 +139,14 @@ fn scene(n: usize, t_s: f64) -> Vec<Vector3<f64>> {
         .collect()
 }
 
-fn frame(sensor: &SensorId, kind: SensorKind, ext: &SensorExtrinsics, seq: u64, t: Timestamp, objs: &[Vector3<f64>]) -> DetectionFrame {
+fn frame(
+    sensor: &SensorId,
+    kind: SensorKind,
+    ext: &SensorExtrinsics,
+    seq: u64,
+    t: Timestamp,
+    objs: &[Vector3<f64>],
+) -> DetectionFrame {
     DetectionFrame {
         sensor: sensor.clone(),
         kind,
@@ -189,7 +196,10 @@ fn fusion_alone(cfg: &RsuConfig, objects: usize, hz: f64, frames: usize) -> anyh
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    anyhow::ensure!(cli.hz > 0.0 && cli.seconds > 0.0 && cli.objects > 0, "--objects, --hz and --seconds must be positive");
+    anyhow::ensure!(
+        cli.hz > 0.0 && cli.seconds > 0.0 && cli.objects > 0,
+        "--objects, --hz and --seconds must be positive"
+    );
     let cpus = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:").map(|v| v.trim().to_owned())))
@@ -210,7 +220,8 @@ async fn main() -> anyhow::Result<()> {
     let e2e_cb = e2e.clone();
     let states = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let states_cb = states.clone();
-    let vsession = zenoh::open(presets::peer(&[], std::slice::from_ref(&ep))?).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let vsession =
+        zenoh::open(presets::peer(&[], std::slice::from_ref(&ep))?).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let vehicle = Vehicle::with_session(
         vsession,
         cfg.region.clone(),
@@ -218,7 +229,8 @@ async fn main() -> anyhow::Result<()> {
         clock.clone(),
         Some(Arc::new(move |u: &StateUpdate| {
             if !u.state.objects.is_empty() {
-                let _ = e2e_cb.lock().unwrap_or_else(PoisonError::into_inner).record((u.latency_s() * 1e6).max(1.0) as u64);
+                let _ =
+                    e2e_cb.lock().unwrap_or_else(PoisonError::into_inner).record((u.latency_s() * 1e6).max(1.0) as u64);
             }
             states_cb.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         })),
@@ -268,7 +280,8 @@ async fn main() -> anyhow::Result<()> {
     percentiles("e2e", &e2e, &mut out);
     percentiles("fusion", &fusion, &mut out);
     for q in ["p50", "p90", "p99"] {
-        let r = out[&format!("e2e_{q}_us")].as_f64().unwrap_or(0.0) / out[&format!("raw_{q}_us")].as_f64().unwrap_or(1.0).max(1.0);
+        let r = out[&format!("e2e_{q}_us")].as_f64().unwrap_or(0.0)
+            / out[&format!("raw_{q}_us")].as_f64().unwrap_or(1.0).max(1.0);
         out.insert(format!("ratio_{q}"), ((r * 100.0).round() / 100.0).into());
     }
     out.insert("cpus_allowed".into(), cpus.into());
@@ -279,7 +292,8 @@ async fn main() -> anyhow::Result<()> {
     let doc = serde_json::Value::Object(out);
     println!("{}", serde_json::to_string_pretty(&doc)?);
     if let Some(path) = cli.json {
-        std::fs::write(&path, serde_json::to_vec_pretty(&doc)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, serde_json::to_vec_pretty(&doc)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }

@@ -22,10 +22,12 @@ pub struct RouterArgs {
 
 /// Runs the router until Ctrl-C.
 pub fn run(args: RouterArgs) -> anyhow::Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("tokio runtime")?;
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("tokio runtime")?;
     rt.block_on(async {
         let config = corridor_wire::presets::router(&args.listen, &args.connect)?;
-        let session = zenoh::open(config).await.map_err(|e| anyhow::anyhow!("starting the router on {:?}: {e}", args.listen))?;
+        let session =
+            zenoh::open(config).await.map_err(|e| anyhow::anyhow!("starting the router on {:?}: {e}", args.listen))?;
         println!("router listening on {} (zid {})", args.listen.join(", "), session.zid());
         tracing::info!(listen = ?args.listen, connect = ?args.connect, "router up");
         tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;

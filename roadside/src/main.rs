@@ -39,7 +39,20 @@ async fn main() -> anyhow::Result<()> {
     let path = cli.config.context("--config is required")?;
     let config = RsuConfig::load(&path)?;
     let zenoh_config = config.zenoh.to_zenoh().context("zenoh config")?;
-    let session = zenoh::open(zenoh_config).await.map_err(|e| anyhow::anyhow!("opening zenoh session: {e}"))?;
+    // a client whose router is not up yet keeps trying: the RSU starts in any order
+    let session = loop {
+        match zenoh::open(zenoh_config.clone()).await {
+            Ok(s) => break s,
+            Err(e) if config.zenoh.mode == "client" => {
+                tracing::warn!(error = %e, "zenoh router unreachable; retrying in 2 s");
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => return Ok(()),
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+                }
+            }
+            Err(e) => anyhow::bail!("opening zenoh session: {e}"),
+        }
+    };
     tracing::info!(rsu = %config.rsu, intersection = %config.intersection, sensors = config.sensors.len(), "roadside starting");
     let service = RsuService::start(config, &session, Arc::new(SystemClock))
         .await

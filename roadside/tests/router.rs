@@ -55,7 +55,11 @@ async fn rsu_and_vehicle_as_clients_of_a_router_process() {
     let rsu_session = zenoh::open(cfg.zenoh.to_zenoh().unwrap()).await.unwrap();
     let rsu = RsuService::start(cfg.clone(), &rsu_session, Arc::new(SystemClock)).await.unwrap();
     let vehicle = Vehicle::connect(
-        VehicleConfig::new(cfg.region.clone(), vec![IntersectionId::new("ix-a").unwrap()], presets::client(std::slice::from_ref(&endpoint)).unwrap()),
+        VehicleConfig::new(
+            cfg.region.clone(),
+            vec![IntersectionId::new("ix-a").unwrap()],
+            presets::client(std::slice::from_ref(&endpoint)).unwrap(),
+        ),
         None,
     )
     .await
