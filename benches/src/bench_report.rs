@@ -20,6 +20,9 @@ struct Cli {
     /// A file with the demo's output (optional).
     #[arg(long)]
     demo: Option<PathBuf>,
+    /// Latency-harness JSON reports as `LABEL=FILE` (repeatable), e.g. `unpinned=target/latency.json`.
+    #[arg(long)]
+    latency: Vec<String>,
     /// Cargo.lock, for the zenoh version.
     #[arg(long, default_value = "Cargo.lock")]
     lock: PathBuf,
@@ -127,6 +130,36 @@ fn main() -> anyhow::Result<()> {
             None => (String::new(), String::new()),
         };
         writeln!(md, "| `{id}` | {} | {target} | {base} | {ratio} |", human(*median))?;
+    }
+    if !cli.latency.is_empty() {
+        writeln!(md, "\n## End-to-end latency (`benches/src/latency.rs`)\n")?;
+        writeln!(md, "Raw Zenoh 1 KiB ping-pong round trip (the floor) and corridor capture -> vehicle callback")?;
+        writeln!(md, "(200 objects x 4 sensors at 10 Hz through a roadside in its own session), back to back in one")?;
+        writeln!(md, "process with the same CPU placement. Microseconds.\n")?;
+        writeln!(md, "| placement | raw p50 | raw p90 | raw p99 | e2e p50 | e2e p90 | e2e p99 | fusion p50 | ratio p50 | ratio p90 | ratio p99 |")?;
+        writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|")?;
+        for spec in &cli.latency {
+            let (label, file) = spec.split_once('=').unwrap_or(("run", spec.as_str()));
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(file).with_context(|| format!("reading {file}"))?)
+                    .with_context(|| format!("parsing {file}"))?;
+            let f = |k: &str| v[k].as_f64().map(|x| format!("{x}")).unwrap_or_else(|| "?".into());
+            writeln!(
+                md,
+                "| {label} (cpus {}) | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                v["cpus_allowed"].as_str().unwrap_or("?"),
+                f("raw_p50_us"),
+                f("raw_p90_us"),
+                f("raw_p99_us"),
+                f("e2e_p50_us"),
+                f("e2e_p90_us"),
+                f("e2e_p99_us"),
+                f("fusion_p50_us"),
+                f("ratio_p50"),
+                f("ratio_p90"),
+                f("ratio_p99")
+            )?;
+        }
     }
     if let Some(demo) = &cli.demo {
         let text = std::fs::read_to_string(demo).with_context(|| format!("reading {}", demo.display()))?;

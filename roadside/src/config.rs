@@ -116,6 +116,13 @@ pub struct RsuConfig {
     /// Map content hash, hex.
     #[serde(default = "zero_hash")]
     pub map_version: String,
+    /// The HD map file (SUMO `.net.xml[.gz]`, OpenDRIVE `.xodr`, Lanelet2 `.osm`, corridor
+    /// `.hdmap.json`): objects are lane-matched against it and states name its version.
+    #[serde(default)]
+    pub map: Option<std::path::PathBuf>,
+    /// The traffic rules file (`rules.toml`), checked against `map`.
+    #[serde(default)]
+    pub rules: Option<std::path::PathBuf>,
     /// Publish the JSON mirror of the state too.
     #[serde(default)]
     pub json_mirror: bool,
@@ -175,6 +182,9 @@ impl RsuConfig {
         }
         if !matches!(self.zenoh.mode.as_str(), "peer" | "client") {
             return Err(field("zenoh.mode", format!("{:?}", self.zenoh.mode), "expected \"peer\" or \"client\""));
+        }
+        if self.rules.is_some() && self.map.is_none() {
+            return Err(field("rules", format!("{:?}", self.rules), "rules need a `map` to be checked against"));
         }
         if self.input_queue == 0 {
             return Err(field("input_queue", "0".into(), "must be at least 1"));

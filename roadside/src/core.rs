@@ -16,6 +16,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use crate::config::RsuConfig;
+use crate::knowledge::{KnowledgeError, MapKnowledge};
 
 /// RSU counters (published as JSON on the stats key).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -63,6 +64,7 @@ impl RsuStats {
 pub struct RsuCore {
     config: RsuConfig,
     map_version: MapVersion,
+    knowledge: Option<MapKnowledge>,
     fusion: Fusion,
     signals: Option<SignalFrame>,
     seq: u64,
@@ -84,6 +86,7 @@ impl RsuCore {
         Self {
             fusion: Fusion::new(fusion, sensors),
             map_version,
+            knowledge: None,
             signals: None,
             seq: 0,
             last_ingest: Timestamp::EPOCH,
@@ -96,6 +99,35 @@ impl RsuCore {
     /// The configuration.
     pub fn config(&self) -> &RsuConfig {
         &self.config
+    }
+
+    /// Puts a map (and its rules) in force: objects are lane-matched against it and every
+    /// following state names its version. Refused if the config names another version.
+    pub fn set_knowledge(&mut self, k: MapKnowledge) -> Result<(), KnowledgeError> {
+        let configured = self.config.map_version();
+        if configured != MapVersion::default() && configured != k.map_version() {
+            return Err(KnowledgeError::VersionMismatch { configured, actual: k.map_version() });
+        }
+        self.set_map_version(k.map_version());
+        self.knowledge = Some(k);
+        Ok(())
+    }
+
+    /// Replaces the rules in force, if they were validated against the map in force; otherwise
+    /// refuses them and keeps the current rules.
+    pub fn replace_rules(&mut self, set: corridor_rules::RuleSet) -> Result<(), KnowledgeError> {
+        match &mut self.knowledge {
+            Some(k) => k.replace_rules(set),
+            None => Err(KnowledgeError::Load(corridor_rules::LoadError::MapVersionMismatch {
+                compiled_for: set.map_version,
+                running: self.map_version,
+            })),
+        }
+    }
+
+    /// The map and rules in force.
+    pub fn knowledge(&self) -> Option<&MapKnowledge> {
+        self.knowledge.as_ref()
     }
 
     /// Switches the map version named by every following state (between two frames).
@@ -176,7 +208,10 @@ impl RsuCore {
 
     /// The next state to publish, stamped `now` as its publish time.
     pub fn poll_state(&mut self, now: Timestamp) -> Option<IntersectionState> {
-        let out = self.fusion.poll_output()?;
+        let mut out = self.fusion.poll_output()?;
+        if let Some(k) = &self.knowledge {
+            k.match_lanes(&mut out.objects);
+        }
         self.seq += 1;
         self.stats.states_published += 1;
         let mut signals = self.signals.as_ref().map(|s| s.groups.clone()).unwrap_or_default();
@@ -189,7 +224,7 @@ impl RsuCore {
             ingest_time: self.last_ingest,
             publish_time: now,
             map_version: self.map_version,
-            rules_version: None,
+            rules_version: self.knowledge.as_ref().and_then(MapKnowledge::rules_version),
             objects: out.objects,
             signals,
         })

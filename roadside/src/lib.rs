@@ -7,6 +7,8 @@
 //! `corridor/{region}/ix/{intersection}/state`.
 //!
 //! - [`config`]: the TOML configuration ([`config::RsuConfig`]) with a commented default.
+//! - [`knowledge`]: the HD map, its lane matcher and the compiled rules in force
+//!   ([`knowledge::MapKnowledge`]); loading them is the only file IO besides the config.
 //! - [`core`]: the sans-IO RSU ([`core::RsuCore`]): bytes in, states out, every
 //!   rejection counted by reason.
 //! - [`service`]: the zenoh edge ([`service::RsuService`]): subscribers feed a
@@ -15,6 +17,7 @@
 
 pub mod config;
 pub mod core;
+pub mod knowledge;
 pub mod service;
 
 pub use config::RsuConfig;

@@ -22,6 +22,19 @@ use zenoh::Wait;
 
 use crate::config::RsuConfig;
 use crate::core::{RsuCore, RsuStats};
+use crate::knowledge::{KnowledgeError, MapKnowledge};
+
+/// Why the RSU could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The map or rules were refused.
+    #[error(transparent)]
+    Knowledge(#[from] KnowledgeError),
+    /// Zenoh refused a declaration.
+    #[error("zenoh: {0}")]
+    Zenoh(#[from] zenoh::Error),
+}
 
 /// One input sample: receive time, key, payload.
 type Input = (Timestamp, String, Vec<u8>);
@@ -43,12 +56,27 @@ pub struct RsuService {
 }
 
 impl RsuService {
-    /// Starts the RSU on an open zenoh session.
+    /// Starts the RSU on an open zenoh session: loads the map and rules the config names
+    /// (refusing invalid ones), then subscribes and starts the fusion thread.
     pub async fn start(
         config: RsuConfig,
         session: &zenoh::Session,
         clock: Arc<dyn Clock>,
+    ) -> Result<RsuService, StartError> {
+        let mut core = RsuCore::new(config.clone());
+        if let Some(map) = &config.map {
+            core.set_knowledge(MapKnowledge::load(map, config.rules.as_deref())?)?;
+        }
+        Ok(Self::start_with_core(core, session, clock).await?)
+    }
+
+    /// Starts on an already built core (e.g. one given a map by the caller).
+    pub async fn start_with_core(
+        core: RsuCore,
+        session: &zenoh::Session,
+        clock: Arc<dyn Clock>,
     ) -> zenoh::Result<RsuService> {
+        let config = core.config().clone();
         let region = config.region.clone();
         let rsu = config.rsu.clone();
         let state_key = Key::State { region: region.clone(), intersection: config.intersection.clone() };
@@ -95,7 +123,6 @@ impl RsuService {
             let stop = Arc::clone(&stop);
             let queue_full = Arc::clone(&queue_full);
             let period = Duration::from_millis(config.stats_period_ms.max(10));
-            let core = RsuCore::new(config);
             std::thread::Builder::new()
                 .name(format!("rsu-{rsu}"))
                 .spawn(move || {

@@ -149,6 +149,8 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
             rsu: RsuId::new(format!("rsu-{}", (b'a' + k as u8) as char))?,
             intersection: IntersectionId::new(ix_name(k))?,
             map_version: map_version.to_hex(),
+            map: None,
+            rules: None,
             json_mirror: false,
             input_queue: 1024,
             stats_period_ms: 1000,
