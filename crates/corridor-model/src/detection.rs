@@ -62,10 +62,10 @@ pub struct DetectionFrame {
 impl Validate for Detection {
     fn validate(&self) -> Result<(), InvalidField> {
         for (i, v) in self.position_m.iter().enumerate() {
-            check_f64(&format!("position_m[{i}]"), *v, MAX_RANGE_M)?;
+            check_f64(format_args!("position_m[{i}]"), *v, MAX_RANGE_M)?;
         }
         for (i, v) in self.position_cov.iter().enumerate() {
-            check_f64(&format!("position_cov[{i}]"), *v, 1.0e6)?;
+            check_f64(format_args!("position_cov[{i}]"), *v, 1.0e6)?;
         }
         for i in 0..3 {
             if self.position_cov[(i, i)] < 0.0 {
@@ -78,7 +78,7 @@ impl Validate for Detection {
         }
         if let Some(v) = &self.velocity_mps {
             for (i, c) in v.iter().enumerate() {
-                check_f64(&format!("velocity_mps[{i}]"), *c, MAX_SPEED_MPS)?;
+                check_f64(format_args!("velocity_mps[{i}]"), *c, MAX_SPEED_MPS)?;
             }
         }
         if let Some(h) = self.heading_rad {

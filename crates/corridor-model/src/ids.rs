@@ -98,8 +98,18 @@ macro_rules! name_id {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                Self::new(&*s).map_err(serde::de::Error::custom)
+                // a visitor over &str: one allocation (the Arc), not a String and then the Arc
+                struct V;
+                impl serde::de::Visitor<'_> for V {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        write!(f, "a {} id", $kind)
+                    }
+                    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<$name, E> {
+                        $name::new(s).map_err(E::custom)
+                    }
+                }
+                d.deserialize_str(V)
             }
         }
     };

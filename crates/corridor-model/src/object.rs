@@ -147,18 +147,17 @@ impl TrackedObject {
 impl Validate for TrackedObject {
     fn validate(&self) -> Result<(), InvalidField> {
         let id = self.track_id;
-        let f = |name: &str| format!("objects[{id}].{name}");
         for (i, v) in self.position_m.iter().enumerate() {
-            check_f64(&f(&format!("position_m[{i}]")), *v, MAX_RANGE_M)?;
+            check_f64(format_args!("objects[{id}].position_m[{i}]"), *v, MAX_RANGE_M)?;
         }
         for (i, v) in self.velocity_mps.iter().enumerate() {
-            check_f64(&f(&format!("velocity_mps[{i}]")), *v, MAX_SPEED_MPS)?;
+            check_f64(format_args!("objects[{id}].velocity_mps[{i}]"), *v, MAX_SPEED_MPS)?;
         }
-        check_f64(&f("heading_rad"), self.heading_rad, 4.0 * std::f64::consts::PI)?;
-        check_f64(&f("class_confidence"), f64::from(self.class_confidence), 1.0)?;
-        self.size_m.validate().map_err(|e| InvalidField { field: f(&e.field), ..e })?;
+        check_f64(format_args!("objects[{id}].heading_rad"), self.heading_rad, 4.0 * std::f64::consts::PI)?;
+        check_f64(format_args!("objects[{id}].class_confidence"), f64::from(self.class_confidence), 1.0)?;
+        self.size_m.validate().map_err(|e| InvalidField { field: format!("objects[{id}].{}", e.field), ..e })?;
         if let Some(v) = self.covariance.iter().find(|v| !v.is_finite()) {
-            return Err(InvalidField::non_finite(f("covariance"), f64::from(*v)));
+            return Err(InvalidField::non_finite(format!("objects[{id}].covariance"), f64::from(*v)));
         }
         Ok(())
     }
