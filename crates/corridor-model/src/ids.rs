@@ -139,9 +139,26 @@ name_id!(
 /// A lane of an HD map. Lane ids come from the source format (SUMO lane ids
 /// such as `-E1_0` or `:J0_3_0`, OpenDRIVE road/section/lane triples, Lanelet2
 /// ids) and never appear in keys, so they are free text.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct LaneId(pub Arc<str>);
+
+impl<'de> Deserialize<'de> for LaneId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // one allocation (the Arc) from a borrowed or transient &str
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = LaneId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a lane id")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<LaneId, E> {
+                Ok(LaneId::new(s))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
 
 impl LaneId {
     /// Wraps a lane id.

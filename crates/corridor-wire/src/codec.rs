@@ -328,7 +328,9 @@ pub fn decode<T: WirePayload>(bytes: &[u8], limits: Limits) -> Result<(Header, T
     if env.header.kind != T::KIND {
         return Err(DecodeError::WrongKind { found: env.header.kind, expected: T::KIND });
     }
-    let (value, used): (T, usize) = bincode::serde::decode_from_slice(env.payload, config())?;
+    // the borrowing decoder hands strings to visitors as slices of the message: an id costs one
+    // allocation (its Arc), not a String and then the Arc
+    let (value, used): (T, usize) = bincode::serde::borrow_decode_from_slice(env.payload, config())?;
     if used != env.payload.len() {
         return Err(DecodeError::TrailingBytes(env.payload.len() - used));
     }
