@@ -66,13 +66,9 @@ fn percentiles(prefix: &str, h: &Histogram<u64>, out: &mut serde_json::Map<Strin
     out.insert(format!("{prefix}_max_us"), h.max().into());
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 #[allow(clippy::disallowed_methods)] // the harness measures wall time
 async fn raw_ping_pong(pings: usize) -> anyhow::Result<Histogram<u64>> {
-    let port = free_port()?;
+    let port = presets::free_loopback_port()?;
     let ep = presets::loopback_tcp(port);
     let a = zenoh::open(presets::peer(std::slice::from_ref(&ep), &[])?).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let b = zenoh::open(presets::peer(&[], std::slice::from_ref(&ep))?).await.map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -208,7 +204,7 @@ async fn main() -> anyhow::Result<()> {
     let raw = raw_ping_pong(cli.pings).await?;
 
     eprintln!("latency: corridor e2e ({} objects x 4 sensors at {} Hz for {} s)...", cli.objects, cli.hz, cli.seconds);
-    let port = free_port()?;
+    let port = presets::free_loopback_port()?;
     let ep = presets::loopback_tcp(port);
     let hub = zenoh::open(presets::peer(std::slice::from_ref(&ep), &[])?).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut cfg = RsuConfig::parse(DEFAULT_CONFIG, "default")?;

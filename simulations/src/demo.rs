@@ -110,11 +110,6 @@ impl DemoReport {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").context("binding a loopback port")?;
-    Ok(l.local_addr()?.port())
-}
-
 fn ix_name(k: usize) -> String {
     format!("ix-{}", (b'a' + k as u8) as char)
 }
@@ -129,7 +124,7 @@ struct Latencies {
 /// Runs the demo and scores it.
 pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
     let region = RegionId::new("demo")?;
-    let port = free_port()?;
+    let port = presets::free_loopback_port().context("binding a loopback port")?;
     let hub_ep = presets::loopback_tcp(port);
     let hub = zenoh::open(presets::peer(std::slice::from_ref(&hub_ep), &[])?)
         .await

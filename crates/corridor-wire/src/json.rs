@@ -31,6 +31,9 @@ pub enum JsonError {
     /// Not valid JSON for the schema (serde_json names line and column).
     #[error("json: {0}")]
     Syntax(#[from] serde_json::Error),
+    /// The sensor id is not a key-safe id.
+    #[error("sensor: {0}")]
+    Sensor(#[from] corridor_model::IdError),
     /// Unknown object class.
     #[error("detections[{index}].class: unknown class `{class}`")]
     UnknownClass {
@@ -110,12 +113,7 @@ fn default_sigma(kind: SensorKind) -> [f64; 3] {
 /// Parses and validates a JSON detection frame.
 pub fn detection_frame_from_json(bytes: &[u8]) -> Result<DetectionFrame, JsonError> {
     let j: JsonDetectionFrame = serde_json::from_slice(bytes)?;
-    let sensor = SensorId::new(&j.sensor).map_err(|e| {
-        JsonError::Syntax(serde_json::Error::io(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("sensor: {e}"),
-        )))
-    })?;
+    let sensor = SensorId::new(&j.sensor)?;
     let mut detections = Vec::with_capacity(j.detections.len());
     for (index, d) in j.detections.into_iter().enumerate() {
         let class =

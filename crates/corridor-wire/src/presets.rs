@@ -68,6 +68,13 @@ pub fn router(listen: &[String], connect: &[String]) -> Result<Config, PresetErr
     base("router", listen, connect)
 }
 
+/// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, release it), for
+/// demos and tests that give a peer a known listening endpoint. Another process could take it in
+/// between; on loopback in a test run that has not been seen.
+pub fn free_loopback_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
 /// The loopback TCP endpoint for `port`.
 pub fn loopback_tcp(port: u16) -> String {
     format!("tcp/127.0.0.1:{port}")

@@ -5,7 +5,7 @@ use corridor_wire::presets;
 use roadside::config::{RsuConfig, ZenohSection, DEFAULT_CONFIG};
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    presets::free_loopback_port().unwrap()
 }
 
 pub async fn hub(port: u16) -> zenoh::Session {
