@@ -14,12 +14,14 @@
 //! | [`object`] | what the RSU publishes: a tracked object in the intersection ENU frame |
 //! | [`signal`] | signal group phases, modelled on SAE J2735 SPaT `MovementPhaseState` |
 //! | [`state`] | the digital intersection state: objects + signals + map version |
+//! | [`event`] | hazards, violations and RSU faults (never lost: queued, acknowledged, idempotent by id) |
 //!
 //! Units and frames are in field names (`position_m`, `speed_mps`, `heading_rad`),
 //! transforms are named `enu_from_sensor` so `p_enu = enu_from_sensor * p_sensor`.
 #![forbid(unsafe_code)]
 
 pub mod detection;
+pub mod event;
 pub mod frames;
 pub mod ids;
 pub mod object;
@@ -29,6 +31,7 @@ pub mod state;
 pub mod time;
 
 pub use detection::{Detection, DetectionFrame};
+pub use event::{Event, EventId, EventKind, Severity};
 pub use frames::{EnuFrame, GeoPoint, SensorExtrinsics};
 pub use ids::{IdError, IntersectionId, LaneId, RegionId, RsuId, SensorId, SignalGroupId, TrackId};
 pub use object::{ObjectClass, Size3, TrackedObject};

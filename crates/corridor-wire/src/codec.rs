@@ -71,6 +71,22 @@ impl WirePayload for SignalFrame {
     const KIND: PayloadKind = PayloadKind::Signals;
 }
 
+impl WirePayload for corridor_model::Event {
+    const KIND: PayloadKind = PayloadKind::Event;
+}
+
+impl WirePayload for crate::control::MapBundle {
+    const KIND: PayloadKind = PayloadKind::Map;
+}
+
+impl WirePayload for crate::control::RulesBundle {
+    const KIND: PayloadKind = PayloadKind::Rules;
+}
+
+impl WirePayload for crate::control::Catalog {
+    const KIND: PayloadKind = PayloadKind::Catalog;
+}
+
 /// Why a message could not be encoded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`keys`] | the typed key space (DESIGN section 4): build and parse every key; nowhere else formats a key |
 //! | [`envelope`] | the envelope header every binary message carries (schema version, sender, sequence, times, kind) |
+//! | [`control`] | control-plane payloads: map and rules bundles, the catalog of current versions |
 //! | [`codec`] | the one place bincode is used: encode/decode with a size limit checked before allocation |
 //! | [`json`] | JSON forms of detections and state for integrators that do not speak Rust |
 //! | [`presets`] | zenoh config presets (peer on loopback, client, router) and QoS per key kind (feature `zenoh`) |
@@ -13,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod control;
 pub mod envelope;
 pub mod json;
 pub mod keys;
