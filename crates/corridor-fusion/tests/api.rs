@@ -163,7 +163,7 @@ fn a_track_is_confirmed_predicted_to_the_capture_time_and_deleted_after_coasting
     assert!((obj.position_m.x - (10.0 + 8.0 * t)).abs() < 0.2, "{:?} at {t}", obj.position_m);
     assert!((obj.velocity_mps.x - 8.0).abs() < 0.5 && obj.velocity_mps.y.abs() < 0.5, "{:?}", obj.velocity_mps);
     assert!(obj.heading_rad.abs() < 0.1);
-    assert_eq!(obj.sensors, vec![a.id.clone(), b.id.clone()]);
+    assert_eq!(obj.sensors.as_slice(), &[a.id.clone(), b.id.clone()]);
     assert_eq!(obj.class, ObjectClass::Car);
     assert!((obj.size_m.length_m - 4.5).abs() < 0.01);
     // full covariance: symmetric, positive diagonal

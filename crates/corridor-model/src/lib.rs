@@ -34,7 +34,7 @@ pub use detection::{Detection, DetectionFrame};
 pub use event::{Event, EventId, EventKind, Severity};
 pub use frames::{EnuFrame, GeoPoint, SensorExtrinsics};
 pub use ids::{IdError, IntersectionId, LaneId, RegionId, RsuId, SensorId, SignalGroupId, TrackId};
-pub use object::{ObjectClass, Size3, TrackedObject};
+pub use object::{ObjectClass, SensorList, Size3, TrackedObject};
 pub use signal::{MovementPhaseState, SignalFrame, SignalGroupState, TimeChangeDetails};
 pub use state::{IntersectionState, MapVersion};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
@@ -72,7 +72,16 @@ impl InvalidField {
 
 /// Checks that `v` is finite and `|v| <= max_abs`. The field name is only rendered on failure
 /// (pass `format_args!`), so validating a 200-object state allocates nothing.
+#[inline]
 pub(crate) fn check_f64(field: impl std::fmt::Display, v: f64, max_abs: f64) -> Result<(), InvalidField> {
+    if v.abs() <= max_abs {
+        return Ok(()); // false for NaN; the common case stays one comparison
+    }
+    field_error(field, v, max_abs)
+}
+
+#[cold]
+fn field_error(field: impl std::fmt::Display, v: f64, max_abs: f64) -> Result<(), InvalidField> {
     if !v.is_finite() {
         return Err(InvalidField::non_finite(field.to_string(), v));
     }

@@ -103,6 +103,10 @@ impl Validate for Size3 {
     }
 }
 
+/// The sensors behind a track: a small vector, inline up to four ids (`smallvec`: well kept, and
+/// `Vec`-like: build one with `.collect()`, `.into()` from a `Vec`, or `SensorList::new()`).
+pub type SensorList = smallvec::SmallVec<[SensorId; 4]>;
+
 /// One tracked road user in the intersection's ENU frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackedObject {
@@ -126,8 +130,10 @@ pub struct TrackedObject {
     pub first_seen: Timestamp,
     /// When a detection last updated it.
     pub last_updated: Timestamp,
-    /// Which sensors have contributed to this track, sorted.
-    pub sensors: Vec<SensorId>,
+    /// Which sensors have contributed to this track: a set, kept sorted by name (the wire
+    /// decodes it in name order). Inline up to four (the usual pole
+    /// layout), so a state of 200 objects does not cost 200 heap allocations to build or decode.
+    pub sensors: SensorList,
     /// The lane it was matched to, if any.
     pub lane: Option<LaneId>,
 }
@@ -144,8 +150,37 @@ impl TrackedObject {
     }
 }
 
+impl TrackedObject {
+    /// Every check of [`Validate::validate`] as one branch-free expression: the common case (a
+    /// valid object) costs a few dozen comparisons; only a failure takes the path that finds and
+    /// names the field.
+    #[inline]
+    fn is_plainly_valid(&self) -> bool {
+        let p = &self.position_m;
+        let v = &self.velocity_mps;
+        let s = &self.size_m;
+        let size_ok = |x: f32| (0.0..=MAX_SIZE_M as f32).contains(&x);
+        let cov_ok = self.covariance.iter().fold(true, |ok, c| ok & c.is_finite());
+        (p.x.abs() <= MAX_RANGE_M)
+            & (p.y.abs() <= MAX_RANGE_M)
+            & (p.z.abs() <= MAX_RANGE_M)
+            & (v.x.abs() <= MAX_SPEED_MPS)
+            & (v.y.abs() <= MAX_SPEED_MPS)
+            & (v.z.abs() <= MAX_SPEED_MPS)
+            & (self.heading_rad.abs() <= 4.0 * std::f64::consts::PI)
+            & (self.class_confidence.abs() <= 1.0)
+            & size_ok(s.length_m)
+            & size_ok(s.width_m)
+            & size_ok(s.height_m)
+            & cov_ok
+    }
+}
+
 impl Validate for TrackedObject {
     fn validate(&self) -> Result<(), InvalidField> {
+        if self.is_plainly_valid() {
+            return Ok(());
+        }
         let id = self.track_id;
         for (i, v) in self.position_m.iter().enumerate() {
             check_f64(format_args!("objects[{id}].position_m[{i}]"), *v, MAX_RANGE_M)?;

@@ -46,7 +46,7 @@ pub fn intersection_state(n_objects: usize, seed: u64) -> IntersectionState {
     let mut rng = SampleRng::new(seed);
     let t0 = Timestamp::from_unix_ns(1_763_856_000_000_000_000);
     let sensors: Vec<SensorId> =
-        ["lidar-0", "lidar-1", "cam-0", "cam-1"].iter().filter_map(|s| SensorId::new(s).ok()).collect();
+        ["cam-0", "cam-1", "lidar-0", "lidar-1"].iter().filter_map(|s| SensorId::new(s).ok()).collect();
     let objects = (0..n_objects)
         .map(|i| {
             let class = ObjectClass::ALL[1 + (rng.next_u64() % 6) as usize];
@@ -63,7 +63,7 @@ pub fn intersection_state(n_objects: usize, seed: u64) -> IntersectionState {
                 covariance: Matrix4::from_diagonal(&nalgebra::Vector4::new(0.04, 0.04, 0.25, 0.25)),
                 first_seen: t0.add_secs_f64(-rng.uniform(0.0, 30.0)),
                 last_updated: t0,
-                sensors: sensors[..1 + (i % 4)].to_vec(),
+                sensors: sensors[..1 + (i % 4)].iter().cloned().collect(),
                 lane: Some(LaneId::new(format!("e{}_{}", i % 8, i % 3))),
             }
         })

@@ -40,6 +40,20 @@ pub enum MovementPhaseState {
 }
 
 impl MovementPhaseState {
+    /// Every state, in J2735 numbering order (`ALL[n] as u8 == n`).
+    pub const ALL: [MovementPhaseState; 10] = [
+        Self::Unavailable,
+        Self::Dark,
+        Self::StopThenProceed,
+        Self::StopAndRemain,
+        Self::PreMovement,
+        Self::PermissiveMovementAllowed,
+        Self::ProtectedMovementAllowed,
+        Self::PermissiveClearance,
+        Self::ProtectedClearance,
+        Self::CautionConflictingTraffic,
+    ];
+
     /// May a vehicle enter the intersection on this phase (permissive or protected green)?
     pub fn is_green(self) -> bool {
         matches!(self, Self::PermissiveMovementAllowed | Self::ProtectedMovementAllowed)

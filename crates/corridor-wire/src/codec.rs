@@ -1,19 +1,23 @@
 //! The codec: the one module that knows bincode.
 //!
 //! bincode 2.0.1 (pinned: 3.0.0 is a tombstone and RUSTSEC-2025-0141 marks the
-//! crate unmaintained) encodes payloads through its serde integration with the
-//! `standard` config (little endian, varint integers). It was measured against
-//! bitcode in `benches/codec.rs` (see BENCHMARKS.md); swapping codecs means
-//! changing this file only.
+//! crate unmaintained) with the `standard` config (little endian, varint
+//! integers). Most payloads go through bincode's serde integration; the
+//! intersection state, the hot message, has a flat wire form written with
+//! bincode's native `Encode`/`BorrowDecode` (see `codec/flat.rs` for the layout
+//! and why). Both were measured against bitcode in `benches/codec.rs` (see
+//! BENCHMARKS.md); swapping codecs means changing this module only.
 //!
 //! Decoding is strict and never panics:
 //! 1. the total size is checked against [`Limits::max_message_bytes`] before
 //!    anything is allocated;
 //! 2. the fixed header is read: magic, schema version, payload kind, flags;
 //! 3. `payload_len` must match the bytes that follow exactly (no trailing bytes);
-//! 4. bincode decodes under a fixed claim limit (64 MiB) and serde caps
-//!    preallocation for sequences, so a forged length prefix inside the payload
-//!    fails with a typed error instead of allocating what it claims;
+//! 4. no length prefix inside the payload is trusted for an allocation: bincode
+//!    decodes under a fixed claim limit (64 MiB), serde caps preallocation for
+//!    sequences, and the flat state reserves at most 256 elements before they
+//!    decode, so a forged length fails with a typed error instead of allocating
+//!    what it claims;
 //! 5. the payload must be consumed exactly, then it is validated
 //!    ([`corridor_model::Validate`]: NaN, infinities, absurd values).
 
@@ -53,14 +57,43 @@ fn config() -> bincode::config::Configuration<
     bincode::config::standard().with_limit::<BINCODE_LIMIT>()
 }
 
+mod flat;
+
+pub use flat::MAX_SENSORS_PER_STATE;
+
 /// A payload type that travels in an envelope.
+///
+/// Payloads are written with bincode through serde by default; a hot payload can override
+/// [`WirePayload::encode_payload`] and [`WirePayload::decode_payload`] with a hand-shaped form
+/// (the intersection state does: see the `flat` module).
 pub trait WirePayload: Serialize + DeserializeOwned + Validate {
     /// The envelope's payload kind for this type.
     const KIND: PayloadKind;
+
+    /// Appends the payload's encoding to `buf`.
+    fn encode_payload(&self, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
+        bincode::serde::encode_into_std_write(self, buf, config())?;
+        Ok(())
+    }
+
+    /// Decodes a payload from the start of `bytes`; returns it and the bytes used.
+    fn decode_payload(bytes: &[u8]) -> Result<(Self, usize), DecodeError> {
+        // the borrowing decoder hands strings to visitors as slices of the message: an id costs
+        // one allocation (its Arc), not a String and then the Arc
+        Ok(bincode::serde::borrow_decode_from_slice(bytes, config())?)
+    }
 }
 
 impl WirePayload for IntersectionState {
     const KIND: PayloadKind = PayloadKind::IntersectionState;
+
+    fn encode_payload(&self, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
+        flat::encode_state(self, buf)
+    }
+
+    fn decode_payload(bytes: &[u8]) -> Result<(Self, usize), DecodeError> {
+        flat::decode_state(bytes)
+    }
 }
 
 impl WirePayload for DetectionFrame {
@@ -100,6 +133,9 @@ pub enum EncodeError {
     /// bincode refused the value.
     #[error("bincode: {0}")]
     Bincode(#[from] bincode::error::EncodeError),
+    /// More distinct sensors in one state than an object's sensor mask can name.
+    #[error("more than {0} distinct sensors in one state")]
+    TooManySensors(usize),
 }
 
 /// Why a message was refused. Every variant is a typed, recoverable error.
@@ -200,7 +236,10 @@ pub fn encode_into<T: WirePayload>(buf: &mut Vec<u8>, header: &Header, payload: 
     buf.push(header.sender.len() as u8); // <= 64, checked above
     buf.extend_from_slice(header.sender.as_bytes());
     let payload_start = buf.len();
-    bincode::serde::encode_into_std_write(payload, buf, config())?;
+    if let Err(e) = payload.encode_payload(buf) {
+        buf.truncate(start);
+        return Err(e);
+    }
     let payload_len = buf.len() - payload_start;
     let len = u32::try_from(payload_len).map_err(|_| {
         buf.truncate(start);
@@ -344,9 +383,7 @@ pub fn decode<T: WirePayload>(bytes: &[u8], limits: Limits) -> Result<(Header, T
     if env.header.kind != T::KIND {
         return Err(DecodeError::WrongKind { found: env.header.kind, expected: T::KIND });
     }
-    // the borrowing decoder hands strings to visitors as slices of the message: an id costs one
-    // allocation (its Arc), not a String and then the Arc
-    let (value, used): (T, usize) = bincode::serde::borrow_decode_from_slice(env.payload, config())?;
+    let (value, used) = T::decode_payload(env.payload)?;
     if used != env.payload.len() {
         return Err(DecodeError::TrailingBytes(env.payload.len() - used));
     }

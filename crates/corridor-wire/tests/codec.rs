@@ -21,6 +21,32 @@ fn state_bytes(n: usize) -> Vec<u8> {
 }
 
 #[test]
+fn more_than_64_sensors_in_one_state_is_an_encode_error_not_a_wrong_message() {
+    let mut state = sample::intersection_state(70, 1);
+    for (i, o) in state.objects.iter_mut().enumerate() {
+        o.sensors = [corridor_model::SensorId::new(format!("s-{i}")).unwrap()].into_iter().collect();
+    }
+    let err = encode(&header(PayloadKind::IntersectionState), &state).unwrap_err();
+    assert!(matches!(err, corridor_wire::EncodeError::TooManySensors(64)), "{err}");
+    state.objects.truncate(64);
+    let bytes = encode(&header(PayloadKind::IntersectionState), &state).unwrap();
+    let (_, back): (Header, IntersectionState) = decode(&bytes, Limits::default()).unwrap();
+    assert_eq!(back, state);
+}
+
+#[test]
+fn sensors_decode_as_a_set_in_name_order() {
+    let mut state = sample::intersection_state(2, 1);
+    let id = |n: &str| corridor_model::SensorId::new(n).unwrap();
+    state.objects[0].sensors = [id("lidar-1")].into_iter().collect();
+    state.objects[1].sensors = [id("lidar-1"), id("cam-0")].into_iter().collect();
+    let bytes = encode(&header(PayloadKind::IntersectionState), &state).unwrap();
+    let (_, back): (Header, IntersectionState) = decode(&bytes, Limits::default()).unwrap();
+    assert_eq!(back.objects[0].sensors.as_slice(), &[id("lidar-1")]);
+    assert_eq!(back.objects[1].sensors.as_slice(), &[id("cam-0"), id("lidar-1")]);
+}
+
+#[test]
 fn a_200_object_state_round_trips() {
     let state = sample::intersection_state(200, 3);
     let bytes = encode(&header(PayloadKind::IntersectionState), &state).unwrap();
@@ -140,8 +166,9 @@ fn arb_object() -> impl Strategy<Value = TrackedObject> {
         (0.1f32..20.0, 0.1f32..4.0, 0.1f32..5.0),
         proptest::option::of("[a-z0-9_:#-]{1,12}"),
         0.0f32..=1.0,
+        0u8..64,
     )
-        .prop_map(|(id, class, p, v, h, s, lane, conf)| TrackedObject {
+        .prop_map(|(id, class, p, v, h, s, lane, conf, mask)| TrackedObject {
             track_id: TrackId(id),
             class: ObjectClass::ALL[class],
             class_confidence: conf,
@@ -152,7 +179,12 @@ fn arb_object() -> impl Strategy<Value = TrackedObject> {
             covariance: Matrix4::from_fn(|r, c| (r * 4 + c) as f32 * 0.01),
             first_seen: Timestamp::from_unix_ns(id as i64 / 4),
             last_updated: Timestamp::from_unix_ns(id as i64 / 2),
-            sensors: vec![],
+            sensors: ["cam-0", "cam-1", "cam-2", "lidar-0", "lidar-1", "radar-0"]
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, n)| corridor_model::SensorId::new(n).unwrap())
+                .collect(),
             lane: lane.map(corridor_model::LaneId::new),
         })
 }
