@@ -336,3 +336,86 @@ fn make_current(w: &redb::WriteTransaction, entry: &CatalogEntry, action: &str) 
     m.insert("revision", rev + 1).map_err(dberr)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use corridor_model::{EventKind, RsuId, Severity};
+
+    fn ws(p: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(p)
+    }
+
+    fn validated(ix: &IntersectionId, limit: &str) -> Validated {
+        let map = std::fs::read(ws("maps/demo-4arm/demo-4arm.net.xml")).unwrap();
+        let rules = std::fs::read_to_string(ws("maps/demo-4arm/rules.toml")).unwrap().replacen(
+            "effect.speed_limit_kmh = 50",
+            &format!("effect.speed_limit_kmh = {limit}"),
+            1,
+        );
+        crate::validate(ix, "demo-4arm.net.xml", map, None, Some(("rules.toml", rules))).unwrap()
+    }
+
+    fn event(rsu: &RsuId, n: u64) -> Event {
+        Event {
+            id: EventId::derive(rsu, n, EventKind::WrongWay),
+            kind: EventKind::WrongWay,
+            severity: Severity::Critical,
+            intersection: "ix-a".parse().unwrap(),
+            rsu: rsu.clone(),
+            time: Timestamp::from_secs_f64(n as f64),
+            position_m: Some([1.0, 2.0]),
+            track: None,
+            lane: None,
+            signal_group: None,
+            map_version: MapVersion::default(),
+            detail: "x".into(),
+        }
+    }
+
+    #[test]
+    fn publish_rollback_catalog_and_events_persist_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cloud.redb");
+        let ix: IntersectionId = "ix-a".parse().unwrap();
+        let region: RegionId = "demo".parse().unwrap();
+        let v1 = validated(&ix, "50");
+        let v2 = validated(&ix, "60");
+        let r1 = v1.rules.as_ref().unwrap().version;
+        let r2 = v2.rules.as_ref().unwrap().version;
+        assert_ne!(r1, r2);
+        let rsu: RsuId = "rsu-a".parse().unwrap();
+        {
+            let s = Store::open(&path).unwrap();
+            assert_eq!(s.catalog(&region).unwrap().revision, 0);
+            s.publish(&v1, Timestamp::from_secs_f64(1.0)).unwrap();
+            s.publish(&v2, Timestamp::from_secs_f64(2.0)).unwrap();
+            let c = s.catalog(&region).unwrap();
+            assert_eq!((c.revision, c.entries.len()), (2, 1));
+            assert_eq!(c.entries[0].rules_version, Some(r2));
+            // both rules versions stay servable by version
+            assert!(s.rules(&ix, Some(r1)).unwrap().is_some());
+            assert_eq!(s.rules(&ix, None).unwrap().unwrap().version, r2);
+            assert_eq!(s.map(&ix, None).unwrap().unwrap().version, v1.map.version);
+            // events: idempotent by id
+            assert!(s.insert_event(&event(&rsu, 1)).unwrap());
+            assert!(!s.insert_event(&event(&rsu, 1)).unwrap());
+            assert!(s.insert_event(&event(&rsu, 2)).unwrap());
+            // a rollback to an unknown or ambiguous version changes nothing
+            assert!(matches!(s.rollback(&ix, "ffffffff", Timestamp::EPOCH), Err(StoreError::UnknownVersion { .. })));
+            let map_hex = v1.map.version.to_hex();
+            assert!(matches!(s.rollback(&ix, &map_hex[..8], Timestamp::EPOCH), Err(StoreError::Ambiguous { .. })));
+            assert_eq!(s.catalog(&region).unwrap().revision, 2);
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.event_count().unwrap(), 2);
+        let e = s.rollback(&ix, &r1.to_hex()[..10], Timestamp::from_secs_f64(3.0)).unwrap();
+        assert_eq!(e.rules_version, Some(r1));
+        let c = s.catalog(&region).unwrap();
+        assert_eq!((c.revision, c.entries[0].rules_version), (3, Some(r1)));
+        let h = s.history(&ix).unwrap();
+        assert_eq!(h.iter().map(|h| h.action.as_str()).collect::<Vec<_>>(), ["publish", "publish", "rollback"]);
+        assert_eq!(s.events().unwrap().len(), 2);
+    }
+}

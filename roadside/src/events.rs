@@ -246,3 +246,199 @@ impl EventDetector {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use corridor_hdmap::{ClassSet, Connection, Crosswalk, HdMap, Lane, Manoeuvre, SignalRef, SourceFormat};
+    use corridor_model::{IntersectionId, MapVersion, RsuId, SignalGroupState, Size3};
+    use nalgebra::{Matrix4, Vector3};
+
+    // An eastbound approach `in` (x -100..-12), the junction lane `:c` (-12..12), the exit `out`
+    // (12..100), all at y = -1.75; movement in -> out on signal group 1; a crosswalk across the
+    // approach at x = -14 on signal group 2.
+    fn knowledge() -> MapKnowledge {
+        let lane = |id: &str, kind, x0: f64, x1: f64| Lane {
+            id: LaneId::new(id),
+            road: None,
+            junction: None,
+            kind,
+            centre_line_m: vec![[x0, -1.75], [x1, -1.75]],
+            width_m: vec![3.5, 3.5],
+            speed_limit_mps: None,
+            allowed: ClassSet(u16::MAX),
+            direction: TravelDirection::Forward,
+            successors: vec![],
+        };
+        let signal = |g| Some(SignalRef { controller: "c".into(), group: SignalGroupId(g) });
+        let mut map = HdMap::empty(SourceFormat::Json);
+        map.lanes = vec![
+            lane("in", LaneKind::Driving, -100.0, -12.0),
+            lane(":c", LaneKind::Internal, -12.0, 12.0),
+            lane("out", LaneKind::Driving, 12.0, 100.0),
+        ];
+        map.connections = vec![Connection {
+            id: 0,
+            ingress: LaneId::new("in"),
+            egress: LaneId::new("out"),
+            via: vec![LaneId::new(":c")],
+            junction: None,
+            manoeuvre: Manoeuvre::Straight,
+            signal: signal(1),
+            conflict_zones: vec![],
+            priority: Default::default(),
+        }];
+        map.crosswalks = vec![Crosswalk {
+            id: "cw".into(),
+            junction: None,
+            centre_line_m: vec![[-14.0, -10.0], [-14.0, 10.0]],
+            width_m: 4.0,
+            signal: signal(2),
+        }];
+        map.normalize();
+        MapKnowledge::from_map(map)
+    }
+
+    fn obj(id: u64, class: ObjectClass, x: f64, y: f64, vx: f64) -> TrackedObject {
+        TrackedObject {
+            track_id: TrackId(id),
+            class,
+            class_confidence: 0.9,
+            position_m: Vector3::new(x, y, 0.0),
+            velocity_mps: Vector3::new(vx, 0.0, 0.0),
+            heading_rad: 0.0,
+            size_m: Size3::new(4.5, 1.8, 1.5),
+            covariance: Matrix4::identity(),
+            first_seen: Timestamp::EPOCH,
+            last_updated: Timestamp::EPOCH,
+            sensors: vec![],
+            lane: None,
+        }
+    }
+
+    fn state(
+        t: f64,
+        mut objects: Vec<TrackedObject>,
+        g1: MovementPhaseState,
+        g2: MovementPhaseState,
+    ) -> IntersectionState {
+        let k = knowledge();
+        k.match_lanes(&mut objects);
+        IntersectionState {
+            intersection: IntersectionId::new("ix").unwrap(),
+            rsu: RsuId::new("rsu").unwrap(),
+            seq: 1,
+            capture_time: Timestamp::from_secs_f64(t),
+            ingest_time: Timestamp::from_secs_f64(t),
+            publish_time: Timestamp::from_secs_f64(t),
+            map_version: MapVersion::default(),
+            rules_version: None,
+            objects,
+            signals: vec![
+                SignalGroupState { id: SignalGroupId(1), state: g1, timing: None },
+                SignalGroupState { id: SignalGroupId(2), state: g2, timing: None },
+            ],
+        }
+    }
+
+    const GREEN: MovementPhaseState = MovementPhaseState::ProtectedMovementAllowed;
+    const RED: MovementPhaseState = MovementPhaseState::StopAndRemain;
+
+    fn kinds(f: &[Found]) -> Vec<EventKind> {
+        f.iter().map(|f| f.kind).collect()
+    }
+
+    #[test]
+    fn wrong_way_fires_once_per_track_and_not_for_the_right_way() {
+        let k = knowledge();
+        let mut d = EventDetector::new(EventsSection::default());
+        let right = obj(1, ObjectClass::Car, -50.0, -1.75, 10.0);
+        let wrong = obj(2, ObjectClass::Car, -40.0, -1.75, -10.0);
+        let f = d.observe(&state(1.0, vec![right.clone(), wrong.clone()], GREEN, RED), Some(&k));
+        assert_eq!(kinds(&f), vec![EventKind::WrongWay]);
+        assert_eq!(f[0].track, Some(TrackId(2)));
+        assert_eq!(f[0].lane.as_ref().map(|l| l.as_str()), Some("in"));
+        // dedup: the same track again gives nothing
+        assert!(d.observe(&state(1.1, vec![right, wrong.clone()], GREEN, RED), Some(&k)).is_empty());
+        // a track that vanished and a new one with another id fires again
+        assert!(d.observe(&state(1.2, vec![], GREEN, RED), Some(&k)).is_empty());
+        let again = obj(3, ObjectClass::Truck, -40.0, -1.75, -8.0);
+        assert_eq!(kinds(&d.observe(&state(1.3, vec![again], GREEN, RED), Some(&k))), vec![EventKind::WrongWay]);
+    }
+
+    #[test]
+    fn pedestrian_on_the_road_or_on_a_red_crosswalk() {
+        let k = knowledge();
+        let mut d = EventDetector::new(EventsSection::default());
+        let on_road = obj(1, ObjectClass::Pedestrian, -40.0, -1.5, 0.0);
+        let on_crosswalk = obj(2, ObjectClass::Pedestrian, -14.0, -1.0, 0.0);
+        let on_sidewalk = obj(3, ObjectClass::Pedestrian, -40.0, 8.0, 0.0);
+        let f = d.observe(&state(1.0, vec![on_road, on_crosswalk.clone(), on_sidewalk], GREEN, GREEN), Some(&k));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].kind, f[0].track), (EventKind::PedestrianOnCarriageway, Some(TrackId(1))));
+        // the crosswalk's signal turns red while the pedestrian is on it
+        let f = d.observe(&state(2.0, vec![on_crosswalk], GREEN, RED), Some(&k));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].track, f[0].signal_group), (Some(TrackId(2)), Some(SignalGroupId(2))));
+    }
+
+    #[test]
+    fn stopped_vehicle_after_the_threshold_unless_queueing_at_red() {
+        let k = knowledge();
+        let mut d = EventDetector::new(EventsSection::default());
+        let car = obj(1, ObjectClass::Car, -60.0, -1.75, 0.0);
+        for t in [0.0, 5.0, 10.0] {
+            assert!(d.observe(&state(t, vec![car.clone()], GREEN, RED), Some(&k)).is_empty());
+        }
+        let f = d.observe(&state(10.5, vec![car.clone()], GREEN, RED), Some(&k));
+        assert_eq!(kinds(&f), vec![EventKind::StoppedVehicle]);
+        // another car standing as long, but its movement is red: queueing, no event
+        let mut d = EventDetector::new(EventsSection::default());
+        for t in [0.0, 5.0, 11.0, 20.0] {
+            assert!(d.observe(&state(t, vec![car.clone()], RED, RED), Some(&k)).is_empty());
+        }
+    }
+
+    #[test]
+    fn red_light_running_when_crossing_into_the_junction_on_red() {
+        let k = knowledge();
+        let mut d = EventDetector::new(EventsSection::default());
+        let before = obj(1, ObjectClass::Car, -14.5, -1.75, 12.0);
+        let after = obj(1, ObjectClass::Car, -10.0, -1.75, 12.0);
+        assert!(d.observe(&state(1.0, vec![before.clone()], RED, GREEN), Some(&k)).is_empty());
+        let f = d.observe(&state(1.1, vec![after.clone()], RED, GREEN), Some(&k));
+        assert_eq!(kinds(&f), vec![EventKind::RedLightRunning]);
+        assert_eq!(f[0].signal_group, Some(SignalGroupId(1)));
+        // the same crossing on green is fine
+        let mut d = EventDetector::new(EventsSection::default());
+        let (mut b2, mut a2) = (before, after);
+        b2.track_id = TrackId(2);
+        a2.track_id = TrackId(2);
+        assert!(d.observe(&state(1.0, vec![b2], GREEN, GREEN), Some(&k)).is_empty());
+        assert!(d.observe(&state(1.1, vec![a2], GREEN, GREEN), Some(&k)).is_empty());
+    }
+
+    #[test]
+    fn a_silent_sensor_is_one_fault_per_silence() {
+        let mut d = EventDetector::new(EventsSection::default());
+        let s = SensorId::new("lidar-ne").unwrap();
+        let t = Timestamp::from_secs_f64;
+        assert!(d.observe_sensors(t(0.0), [(s.clone(), None)]).is_empty());
+        assert!(d.observe_sensors(t(1.9), [(s.clone(), None)]).is_empty());
+        let f = d.observe_sensors(t(2.1), [(s.clone(), None)]);
+        assert_eq!(kinds(&f), vec![EventKind::RsuFault]);
+        assert!(f[0].detail.contains("lidar-ne"), "{}", f[0].detail);
+        assert!(d.observe_sensors(t(5.0), [(s.clone(), None)]).is_empty());
+        // it comes back, then goes silent again: a second fault
+        assert!(d.observe_sensors(t(6.0), [(s.clone(), Some(t(5.9)))]).is_empty());
+        assert_eq!(d.observe_sensors(t(8.5), [(s.clone(), Some(t(6.0)))]).len(), 1);
+    }
+
+    #[test]
+    fn without_a_map_only_faults_are_detected() {
+        let mut d = EventDetector::new(EventsSection::default());
+        let wrong = obj(2, ObjectClass::Car, -40.0, -1.75, -10.0);
+        assert!(d.observe(&state(1.0, vec![wrong], GREEN, RED), None).is_empty());
+    }
+}

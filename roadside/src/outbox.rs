@@ -137,3 +137,47 @@ impl Outbox {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use corridor_model::{EventKind, Severity, Timestamp};
+
+    fn found(n: u64) -> Found {
+        Found {
+            kind: EventKind::StoppedVehicle,
+            severity: Severity::Warning,
+            time: Timestamp::from_secs_f64(n as f64),
+            position_m: Some([0.0, 0.0]),
+            track: None,
+            lane: None,
+            signal_group: None,
+            detail: "d".repeat(2000),
+        }
+    }
+
+    #[test]
+    fn events_survive_reopen_ids_stay_unique_and_only_acked_ones_leave() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.redb");
+        let rsu: RsuId = "rsu-a".parse().unwrap();
+        let ix: IntersectionId = "ix-a".parse().unwrap();
+        let first = {
+            let o = Outbox::open(&path).unwrap();
+            let a = o.push(&rsu, &ix, MapVersion::default(), found(1)).unwrap();
+            let b = o.push(&rsu, &ix, MapVersion::default(), found(2)).unwrap();
+            assert_ne!(a.event.id, b.event.id);
+            assert_eq!(a.event.detail.len(), corridor_model::event::MAX_EVENT_DETAIL);
+            assert_eq!(o.len(), 2);
+            o.remove(a.seq).unwrap();
+            a.event.id
+        };
+        let o = Outbox::open(&path).unwrap();
+        assert_eq!(o.len(), 1);
+        let c = o.push(&rsu, &ix, MapVersion::default(), found(3)).unwrap();
+        assert_ne!(c.event.id, first, "the counter survived the restart");
+        let q = o.peek(10).unwrap();
+        assert_eq!(q.iter().map(|q| q.event.time.as_secs_f64()).collect::<Vec<_>>(), [2.0, 3.0]);
+    }
+}
