@@ -200,7 +200,7 @@ pub fn table(rows: &[RsuStatus], now: Timestamp) -> String {
         "RSU", "IX", "ALIVE", "SEEN_S", "MAP", "RULES", "SOURCE", "IN_HZ", "FUSE_US", "PUB_US", "DROPPED", "EVQ"
     );
     for r in rows {
-        let hz: f64 = r.input_rate_hz.values().sum();
+        let hz = r.input_rate_hz.values().fold(0.0, |a, b| a + b);
         out += &format!(
             "{:<12} {:<10} {:<6} {:>9.1} {:<12} {:<12} {:<6} {:>10.1} {:>9} {:>9} {:>7} {:>6}\n",
             r.rsu.as_ref().map(|r| r.to_string()).unwrap_or_default(),

@@ -36,7 +36,9 @@ async fn cloud_killed_rsu_keeps_serving_queues_events_and_resyncs_on_return() {
     let events: Arc<Mutex<Vec<Event>>> = Arc::default();
     let ev = Arc::clone(&events);
     let _events_sub = test
-        .declare_subscriber(Key::Events { region: "demo".parse().unwrap(), intersection: "ix-a".parse().unwrap() }.to_string())
+        .declare_subscriber(
+            Key::Events { region: "demo".parse().unwrap(), intersection: "ix-a".parse().unwrap() }.to_string(),
+        )
         .callback(move |s| {
             let (_, e) = decode::<Event>(&s.payload().to_bytes(), Limits::default()).unwrap();
             ev.lock().unwrap().push(e);
@@ -70,9 +72,11 @@ async fn cloud_killed_rsu_keeps_serving_queues_events_and_resyncs_on_return() {
     let rules60 = dir.path().join("rules-60.toml");
     std::fs::write(
         &rules60,
-        std::fs::read_to_string(ws("maps/demo-4arm/rules.toml"))
-            .unwrap()
-            .replacen("effect.speed_limit_kmh = 50", "effect.speed_limit_kmh = 60", 1),
+        std::fs::read_to_string(ws("maps/demo-4arm/rules.toml")).unwrap().replacen(
+            "effect.speed_limit_kmh = 50",
+            "effect.speed_limit_kmh = 60",
+            1,
+        ),
     )
     .unwrap();
     let map = ws("maps/demo-4arm/demo-4arm.net.xml");

@@ -68,8 +68,13 @@ async fn rsu_restarts_from_its_cache_and_a_corrupt_cache_file_is_refetched() {
     let map_file = cache_dir.join("ix-a").join(format!("map-{}.bin", v1_map.to_hex()));
     assert!(map_file.exists(), "the map is cached at {}", map_file.display());
 
-    // 1. the RSU crashes, the cloud is down too; the restarted RSU runs from its cache
+    // 1. the RSU crashes: the cloud sees it gone within 2 s; then the cloud goes down too and
+    //    the restarted RSU runs from its cache
+    assert_eq!(alive(&endpoint, "rsu-b"), Some((true, 1)));
     rsu.kill();
+    let killed = std::time::Instant::now();
+    wait_for(5.0, "the cloud sees rsu-b lost", || alive(&endpoint, "rsu-b") == Some((false, 1))).await;
+    assert!(killed.elapsed() < std::time::Duration::from_millis(2500), "lost after {:?}", killed.elapsed());
     cloud.kill();
     let before = vehicle.count();
     *stats.lock().unwrap() = None;

@@ -3,7 +3,9 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use corridor_model::detection::SensorKind;
-use corridor_model::{Clock, Detection, DetectionFrame, IntersectionId, MapVersion, ObjectClass, SensorId, SystemClock};
+use corridor_model::{
+    Clock, Detection, DetectionFrame, IntersectionId, MapVersion, ObjectClass, SensorId, SystemClock,
+};
 use corridor_sdk::StateCache;
 use corridor_wire::{encode, presets, Header, Key, PayloadKind};
 use nalgebra::{Matrix3, Vector3};
@@ -96,9 +98,11 @@ pub fn cli(args: &[&str]) -> (i32, String, String) {
 /// returns the new (map, rules) versions.
 pub fn publish(endpoint: &str, dir: &Path, limit: u32) -> (MapVersion, MapVersion) {
     let rules = dir.join(format!("rules-{limit}.toml"));
-    let text = std::fs::read_to_string(ws("maps/demo-4arm/rules.toml"))
-        .unwrap()
-        .replacen("effect.speed_limit_kmh = 50", &format!("effect.speed_limit_kmh = {limit}"), 1);
+    let text = std::fs::read_to_string(ws("maps/demo-4arm/rules.toml")).unwrap().replacen(
+        "effect.speed_limit_kmh = 50",
+        &format!("effect.speed_limit_kmh = {limit}"),
+        1,
+    );
     std::fs::write(&rules, text).unwrap();
     let map = ws("maps/demo-4arm/demo-4arm.net.xml");
     let (code, out, err) = cli(&[
@@ -141,8 +145,11 @@ pub async fn client(endpoint: &str) -> zenoh::Session {
 
 /// Publishes one lidar-ne frame (a car near the centre) every 100 ms while `on` is set.
 pub fn feed(session: zenoh::Session, rsu: &str, on: Arc<std::sync::atomic::AtomicBool>) -> std::thread::JoinHandle<()> {
-    let key =
-        Key::Detections { region: "demo".parse().unwrap(), rsu: rsu.parse().unwrap(), sensor: "lidar-ne".parse().unwrap() };
+    let key = Key::Detections {
+        region: "demo".parse().unwrap(),
+        rsu: rsu.parse().unwrap(),
+        sensor: "lidar-ne".parse().unwrap(),
+    };
     std::thread::spawn(move || {
         let publisher = session.declare_publisher(key.to_string()).wait().unwrap();
         let mut i = 0u64;
@@ -198,7 +205,9 @@ impl Vehicle {
             .callback(move |sample| {
                 #[allow(clippy::disallowed_methods)]
                 let now = SystemClock.now();
-                if let Ok(u) = c.lock().unwrap().handle_sample(sample.key_expr().as_str(), &sample.payload().to_bytes(), now) {
+                if let Ok(u) =
+                    c.lock().unwrap().handle_sample(sample.key_expr().as_str(), &sample.payload().to_bytes(), now)
+                {
                     s.lock().unwrap().push((u.state.seq, u.state.map_version));
                 }
             })
@@ -223,4 +232,19 @@ pub async fn wait_for(secs: f64, what: &str, mut f: impl FnMut() -> bool) {
         assert!(tokio::time::Instant::now() < deadline, "timed out after {secs} s waiting for: {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// `cloud-control status --json`.
+pub fn status(endpoint: &str) -> Vec<serde_json::Value> {
+    let (code, out, err) = cli(&["status", "--json", "--connect", endpoint]);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(out.trim()).unwrap()
+}
+
+/// (alive, appearances) of an RSU in the cloud's status.
+pub fn alive(endpoint: &str, rsu: &str) -> Option<(bool, u64)> {
+    status(endpoint)
+        .into_iter()
+        .find(|r| r["rsu"] == rsu)
+        .map(|r| (r["alive"].as_bool().unwrap(), r["appearances"].as_u64().unwrap()))
 }
