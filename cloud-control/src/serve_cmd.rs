@@ -67,7 +67,7 @@ struct ZenohFile {
 }
 
 fn parse_file(text: &str, path: &str) -> anyhow::Result<FileConfig> {
-    toml::from_str(text).with_context(|| format!("{path}"))
+    toml::from_str(text).with_context(|| path.to_owned())
 }
 
 /// Runs the server.

@@ -3,6 +3,7 @@
 //! rollback changes the catalog; `status` shows an RSU alive, lost within 2 s, and back;
 //! the Prometheus endpoint answers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::disallowed_methods, reason = "the tests measure how fast the cloud sees an RSU go")]
 
 mod common;
 
