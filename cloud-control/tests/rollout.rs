@@ -23,9 +23,13 @@ async fn a_new_map_rolls_out_between_two_frames_without_a_gap() {
     let test = client(&endpoint).await;
     let vehicle = Vehicle::new(&test).await;
     let rsu_session = client(&endpoint).await;
-    let rsu = RsuService::start(rsu_config("rsu-r", &endpoint, &dir.path().join("cache")), &rsu_session, Arc::new(SystemClock))
-        .await
-        .unwrap();
+    let rsu = RsuService::start(
+        rsu_config("rsu-r", &endpoint, &dir.path().join("cache")),
+        &rsu_session,
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
     let _feed = feed(client(&endpoint).await, "rsu-r", Arc::new(AtomicBool::new(true)));
     wait_for(15.0, "states on v1", || vehicle.count() >= 10 && vehicle.last_version() == Some(v1_map)).await;
 
@@ -33,8 +37,15 @@ async fn a_new_map_rolls_out_between_two_frames_without_a_gap() {
     let map = ws("maps/arterial-3/arterial-3.net.xml");
     let rules = ws("maps/arterial-3/rules.toml");
     let (code, out, err) = cli(&[
-        "publish", "--intersection", "ix-a", "--map", map.to_str().unwrap(), "--rules", rules.to_str().unwrap(),
-        "--connect", &endpoint,
+        "publish",
+        "--intersection",
+        "ix-a",
+        "--map",
+        map.to_str().unwrap(),
+        "--rules",
+        rules.to_str().unwrap(),
+        "--connect",
+        &endpoint,
     ]);
     assert_eq!(code, 0, "{out}\n{err}");
     let (v2_map, v2_rules) = entry_versions(&out);

@@ -470,6 +470,7 @@ impl Worker {
                         Err(e) => tracing::warn!(error = %e, "stats encode failed"),
                     }
                 }
+                snap.input_rate_hz = self.rates.clone();
                 *self.stats.lock().unwrap_or_else(PoisonError::into_inner) = snap;
             }
         }
