@@ -12,6 +12,7 @@ use anyhow::{anyhow, Context};
 use clap::Args;
 use cloud_control::{AdminRequest, PublishRequest, RsuStatus, Store};
 use corridor_model::{IntersectionId, RegionId, SystemClock, Timestamp};
+use corridor_wire::control::CatalogEntry;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -93,6 +94,11 @@ fn now() -> Timestamp {
     SystemClock.now()
 }
 
+fn open_store(dir: &std::path::Path) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    Store::open(&dir.join("cloud.redb")).context("opening the database (is a server running on it?)")
+}
+
 fn ask(target: &Target, req: &AdminRequest) -> anyhow::Result<Result<String, String>> {
     let region: RegionId = target.region.parse().map_err(|e| anyhow!("--region: {e}"))?;
     let body = serde_json::to_vec(req)?;
@@ -119,6 +125,26 @@ fn ask(target: &Target, req: &AdminRequest) -> anyhow::Result<Result<String, Str
         };
         let _ = session.close().await;
         Ok(out)
+    })
+}
+
+/// A catalog entry as printed by `publish` and `rollback`: versions in hex, time in RFC 3339.
+fn entry_json(e: &CatalogEntry) -> String {
+    let since =
+        jiff::Timestamp::from_nanosecond(i128::from(e.since.unix_ns)).map(|t| t.to_string()).unwrap_or_default();
+    serde_json::json!({
+        "intersection": e.intersection.as_str(),
+        "map_version": e.map_version.to_hex(),
+        "rules_version": e.rules_version.map(|r| r.to_hex()),
+        "since": since,
+    })
+    .to_string()
+}
+
+/// The server's reply (a CatalogEntry) re-rendered with [`entry_json`].
+fn entry_reply(out: Result<String, String>) -> Result<String, String> {
+    out.and_then(|s| {
+        serde_json::from_str::<CatalogEntry>(&s).map(|e| entry_json(&e)).map_err(|e| format!("bad reply `{s}`: {e}"))
     })
 }
 
@@ -150,28 +176,23 @@ pub fn publish(a: PublishArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     if let Some(dir) = &a.target.data_dir {
-        let store =
-            Store::open(&dir.join("cloud.redb")).context("opening the database (is a server running on it?)")?;
+        let store = open_store(dir)?;
         let entry = store.publish(&validated, now())?;
-        return Ok(finish(Ok(serde_json::to_string(&entry)?)));
+        return Ok(finish(Ok(entry_json(&entry))));
     }
-    Ok(finish(ask(&a.target, &AdminRequest::Publish(req))?))
+    Ok(finish(entry_reply(ask(&a.target, &AdminRequest::Publish(req))?)))
 }
 
 /// `rollback`.
 pub fn rollback(a: RollbackArgs) -> anyhow::Result<ExitCode> {
     let intersection = ix(&a.intersection)?;
     if let Some(dir) = &a.target.data_dir {
-        let store =
-            Store::open(&dir.join("cloud.redb")).context("opening the database (is a server running on it?)")?;
+        let store = open_store(dir)?;
         return Ok(finish(
-            store
-                .rollback(&intersection, &a.to, now())
-                .map(|e| serde_json::to_string(&e).unwrap_or_default())
-                .map_err(|e| e.to_string()),
+            store.rollback(&intersection, &a.to, now()).map(|e| entry_json(&e)).map_err(|e| e.to_string()),
         ));
     }
-    Ok(finish(ask(&a.target, &AdminRequest::Rollback { intersection, to: a.to })?))
+    Ok(finish(entry_reply(ask(&a.target, &AdminRequest::Rollback { intersection, to: a.to })?)))
 }
 
 /// `status`.

@@ -122,8 +122,8 @@ pub fn publish(endpoint: &str, dir: &Path, limit: u32) -> (MapVersion, MapVersio
 
 pub fn entry_versions(json: &str) -> (MapVersion, MapVersion) {
     let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
-    let map: MapVersion = serde_json::from_value(v["map_version"].clone()).unwrap();
-    let rules: MapVersion = serde_json::from_value(v["rules_version"].clone()).unwrap();
+    let map = MapVersion::from_hex(v["map_version"].as_str().unwrap()).unwrap();
+    let rules = MapVersion::from_hex(v["rules_version"].as_str().unwrap()).unwrap();
     (map, rules)
 }
 
