@@ -46,6 +46,7 @@ async fn a_pedestrian_in_a_driving_lane_and_silent_sensors_become_events() {
     let mut cfg = common::rsu_config("rsu-a", "ix-a", port, false);
     cfg.map = Some(ws("maps/demo-4arm/demo-4arm.net.xml"));
     cfg.events.sensor_silent_s = 1.0;
+    cfg.metrics_port = common::free_port();
     let events: Arc<Mutex<Vec<Event>>> = Arc::default();
     let ev = Arc::clone(&events);
     let _sub = hub
@@ -109,5 +110,15 @@ async fn a_pedestrian_in_a_driving_lane_and_silent_sensors_become_events() {
     // measured over 200 ms stats periods while the feed ran at 10 Hz
     assert!(rates.iter().any(|hz| (4.0..=16.0).contains(hz)), "lidar-ne at ~10 Hz: {rates:?}");
     assert_eq!(st.input_rate_hz.get("cam-nw"), Some(&0.0));
+
+    // the same figures on the Prometheus endpoint
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", cfg.metrics_port)).unwrap();
+    conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut body = String::new();
+    conn.read_to_string(&mut body).unwrap();
+    assert!(body.contains("kind=\"pedestrian_on_carriageway\"} 1"), "{body}");
+    assert!(body.contains("corridor_rsu_input_rate_hz{rsu=\"rsu-a\",sensor=\"lidar-ne\"}"), "{body}");
+    assert!(body.contains("corridor_rsu_states_published{rsu=\"rsu-a\"}"), "{body}");
     rsu.stop();
 }
