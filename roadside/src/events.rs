@@ -85,10 +85,12 @@ impl EventDetector {
     /// Looks at one state (its objects already lane-matched) and returns the new events.
     pub fn observe(&mut self, state: &IntersectionState, k: Option<&MapKnowledge>) -> Vec<Found> {
         let t = state.capture_time;
-        let live: HashSet<TrackId> = state.objects.iter().map(|o| o.track_id).collect();
-        self.fired.retain(|(id, _)| live.contains(id));
-        self.stopped_since.retain(|id, _| live.contains(id));
-        self.last_lane.retain(|id, _| live.contains(id));
+        if !(self.fired.is_empty() && self.stopped_since.is_empty() && self.last_lane.is_empty()) {
+            let live: HashSet<TrackId> = state.objects.iter().map(|o| o.track_id).collect();
+            self.fired.retain(|(id, _)| live.contains(id));
+            self.stopped_since.retain(|id, _| live.contains(id));
+            self.last_lane.retain(|id, _| live.contains(id));
+        }
         let Some(k) = k else { return Vec::new() };
         let signal: BTreeMap<SignalGroupId, MovementPhaseState> =
             state.signals.iter().map(|g| (g.id, g.state)).collect();
