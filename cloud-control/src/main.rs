@@ -1,12 +1,15 @@
 //! `cloud-control`: the cloud tier's command line.
 //!
-//! Subcommands for traffic engineers (`map ...`, `rules ...`) and operators
-//! (`router`). Each group of subcommands lives in its own module; `main` only
-//! parses and dispatches.
+//! Subcommands for traffic engineers (`map ...`, `rules ...`, `publish`,
+//! `rollback`) and operators (`serve`, `status`, `router`). Each group of
+//! subcommands lives in its own module; `main` only parses and dispatches. The
+//! service itself is the `cloud_control` library (see its crate docs).
 
+mod admin_cmd;
 mod map_cmd;
 mod router_cmd;
 mod rules_cmd;
+mod serve_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +31,14 @@ enum Command {
     Rules(rules_cmd::RulesCommand),
     /// Run a Zenoh router that RSUs, vehicles and the cloud connect to as clients.
     Router(router_cmd::RouterArgs),
+    /// Run the cloud: maps/rules queryables, catalog, event ingest, RSU health, metrics.
+    Serve(serve_cmd::ServeArgs),
+    /// Validate a map (and rules) and make it the intersection's current version.
+    Publish(admin_cmd::PublishArgs),
+    /// Make an earlier version of an intersection current again.
+    Rollback(admin_cmd::RollbackArgs),
+    /// Every RSU the cloud has seen: alive, last seen, versions, rates, latency.
+    Status(admin_cmd::StatusArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -40,6 +51,10 @@ fn main() -> std::process::ExitCode {
         Command::Map(cmd) => map_cmd::run(cmd),
         Command::Rules(cmd) => rules_cmd::run(cmd),
         Command::Router(args) => router_cmd::run(args),
+        Command::Serve(args) => serve_cmd::run(args),
+        Command::Publish(args) => admin_cmd::publish(args),
+        Command::Rollback(args) => admin_cmd::rollback(args),
+        Command::Status(args) => admin_cmd::status(args),
     };
     match result {
         Ok(code) => code,

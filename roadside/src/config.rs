@@ -103,6 +103,42 @@ impl SensorSection {
     }
 }
 
+/// Where the RSU gets its map and rules from the cloud (the `[cloud]` section; without it the
+/// RSU works from the local `map`/`rules` files only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudSection {
+    /// Cache directory: map/rules bundles fetched from the cloud (verified by hash on load) and
+    /// the event outbox (`events.redb`).
+    pub cache_dir: std::path::PathBuf,
+    /// How long one query to the cloud may take, ms.
+    #[serde(default = "default_fetch_timeout")]
+    pub fetch_timeout_ms: u64,
+    /// How often to ask the cloud for its catalog (besides the catalog publications), ms.
+    #[serde(default = "default_retry")]
+    pub retry_ms: u64,
+}
+
+/// Event detection thresholds (the `[events]` section; every field has a default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsSection {
+    /// A vehicle standing still this long in a running lane is a stopped vehicle, seconds.
+    pub stopped_after_s: f64,
+    /// Below this speed a vehicle counts as standing, m/s.
+    pub stopped_speed_mps: f64,
+    /// A sensor silent this long is an RSU fault, seconds.
+    pub sensor_silent_s: f64,
+    /// Wrong-way detection ignores vehicles slower than this, m/s.
+    pub wrong_way_min_speed_mps: f64,
+}
+
+impl Default for EventsSection {
+    fn default() -> Self {
+        Self { stopped_after_s: 10.0, stopped_speed_mps: 0.5, sensor_silent_s: 2.0, wrong_way_min_speed_mps: 2.0 }
+    }
+}
+
 /// The whole RSU configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,8 +168,17 @@ pub struct RsuConfig {
     /// Stats period, ms.
     #[serde(default = "default_stats_period")]
     pub stats_period_ms: u64,
+    /// Prometheus metrics on `127.0.0.1:PORT/metrics` (0: off).
+    #[serde(default)]
+    pub metrics_port: u16,
     /// Zenoh.
     pub zenoh: ZenohSection,
+    /// Map and rules from cloud-control, cached on disk; events uploaded to it.
+    #[serde(default)]
+    pub cloud: Option<CloudSection>,
+    /// Event detection thresholds.
+    #[serde(default)]
+    pub events: EventsSection,
     /// Sensors.
     #[serde(default)]
     pub sensors: Vec<SensorSection>,
@@ -147,6 +192,12 @@ fn default_queue() -> usize {
 }
 fn default_stats_period() -> u64 {
     1000
+}
+fn default_fetch_timeout() -> u64 {
+    2000
+}
+fn default_retry() -> u64 {
+    2000
 }
 
 impl RsuConfig {
@@ -188,6 +239,25 @@ impl RsuConfig {
         }
         if self.input_queue == 0 {
             return Err(field("input_queue", "0".into(), "must be at least 1"));
+        }
+        if let Some(c) = &self.cloud {
+            if c.cache_dir.as_os_str().is_empty() {
+                return Err(field("cloud.cache_dir", "\"\"".into(), "must name a directory"));
+            }
+            if c.fetch_timeout_ms == 0 || c.retry_ms == 0 {
+                return Err(field("cloud.retry_ms", format!("{}/{}", c.fetch_timeout_ms, c.retry_ms), "must be > 0"));
+            }
+        }
+        let e = &self.events;
+        for (name, v) in [
+            ("events.stopped_after_s", e.stopped_after_s),
+            ("events.stopped_speed_mps", e.stopped_speed_mps),
+            ("events.sensor_silent_s", e.sensor_silent_s),
+            ("events.wrong_way_min_speed_mps", e.wrong_way_min_speed_mps),
+        ] {
+            if !v.is_finite() || !(0.0..=3600.0).contains(&v) {
+                return Err(field(name, v.to_string(), "not a finite value in 0..=3600"));
+            }
         }
         let mut seen = std::collections::BTreeSet::new();
         for (i, s) in self.sensors.iter().enumerate() {
@@ -243,6 +313,8 @@ mod tests {
             ("kind = \"camera\"", "kind = \"sonar\"", "sonar"),
             ("json_mirror = false", "json_mirror = false\nbogus = 1", "bogus"),
             ("listen = [\"tcp/127.0.0.1:7447\"]", "listen = [\"nonsense\"]", "zenoh.listen"),
+            ("# [cloud]\n# cache_dir = \"rsu-cache\"", "[cloud]\ncache_dir = \"\"", "cloud.cache_dir"),
+            ("# [events]\n# stopped_after_s = 10.0", "[events]\nstopped_after_s = -1.0", "events.stopped_after_s"),
         ];
         for (from, to, want) in cases {
             assert!(DEFAULT_CONFIG.contains(from), "{from}");

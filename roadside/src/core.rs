@@ -9,7 +9,7 @@
 //! latest signal phases, the map version, a sequence number +1 per state.
 
 use corridor_fusion::{FrameOutcome, Fusion, FusionConfig, FusionStats};
-use corridor_model::{DetectionFrame, IntersectionState, MapVersion, SignalFrame, Timestamp};
+use corridor_model::{DetectionFrame, IntersectionState, MapVersion, SensorId, SignalFrame, Timestamp};
 use corridor_wire::json::detection_frame_from_json;
 use corridor_wire::{decode, Key, Limits};
 use serde::Serialize;
@@ -33,6 +33,24 @@ pub struct RsuStats {
     pub last_fusion_us: u64,
     /// Map version in force, hex.
     pub map_version: String,
+    /// The intersection served.
+    pub intersection: String,
+    /// Rules version in force, hex (empty: none).
+    pub rules_version: String,
+    /// Where the map in force came from: `cloud`, `cache`, `file` or `none`.
+    pub map_source: String,
+    /// Detection frames per second over the last stats period, per sensor (set by the service).
+    pub input_rate_hz: BTreeMap<String, f64>,
+    /// Time to encode and put the last state, microseconds (set by the service).
+    pub publish_us: u64,
+    /// Events detected since start.
+    pub events_detected: u64,
+    /// Events in the outbox waiting for the cloud's ack (set by the service).
+    pub events_queued: u64,
+    /// Map/rules switches to a new version since start.
+    pub map_switches: u64,
+    /// Cloud sync counters (`catalogs`, `failures`, `cache_corrupt`, `bad_bundles`), set by the service.
+    pub cloud: BTreeMap<&'static str, u64>,
 }
 
 impl RsuStats {
@@ -71,6 +89,7 @@ pub struct RsuCore {
     last_ingest: Timestamp,
     stats: RsuStats,
     limits: Limits,
+    last_frame: BTreeMap<SensorId, Timestamp>,
 }
 
 impl RsuCore {
@@ -90,8 +109,14 @@ impl RsuCore {
             signals: None,
             seq: 0,
             last_ingest: Timestamp::EPOCH,
-            stats: RsuStats { map_version: map_version.to_hex(), ..RsuStats::default() },
+            stats: RsuStats {
+                map_version: map_version.to_hex(),
+                intersection: config.intersection.to_string(),
+                map_source: "none".into(),
+                ..RsuStats::default()
+            },
             limits: Limits::default(),
+            last_frame: BTreeMap::new(),
             config,
         }
     }
@@ -108,9 +133,31 @@ impl RsuCore {
         if configured != MapVersion::default() && configured != k.map_version() {
             return Err(KnowledgeError::VersionMismatch { configured, actual: k.map_version() });
         }
-        self.set_map_version(k.map_version());
-        self.knowledge = Some(k);
+        self.swap_knowledge(k, "file");
         Ok(())
+    }
+
+    /// Puts a map (and its rules) in force unconditionally, e.g. a version from the cloud; called
+    /// between two frames, so every state before names the old version and every state after the
+    /// new one, with no gap in sequence numbers. `source` is reported in the stats.
+    pub fn swap_knowledge(&mut self, k: MapKnowledge, source: &str) {
+        if self.knowledge.is_some() {
+            self.stats.map_switches += 1;
+        }
+        self.set_map_version(k.map_version());
+        self.stats.rules_version = k.rules_version().map(|v| v.to_hex()).unwrap_or_default();
+        self.stats.map_source = source.to_owned();
+        self.knowledge = Some(k);
+    }
+
+    /// When each configured sensor's last frame arrived (`None`: never since start).
+    pub fn last_frames(&self) -> Vec<(SensorId, Option<Timestamp>)> {
+        self.config.sensors.iter().map(|s| (s.id.clone(), self.last_frame.get(&s.id).copied())).collect()
+    }
+
+    /// Counts detected events.
+    pub fn count_events(&mut self, n: u64) {
+        self.stats.events_detected += n;
     }
 
     /// Replaces the rules in force, if they were validated against the map in force; otherwise
@@ -191,6 +238,7 @@ impl RsuCore {
 
     fn fuse(&mut self, now: Timestamp, frame: DetectionFrame) {
         self.last_ingest = now;
+        self.last_frame.insert(frame.sensor.clone(), now);
         if let FrameOutcome::Rejected(r) = self.fusion.handle_frame(now, frame) {
             tracing::debug!(reason = ?r, "fusion refused a frame");
         }

@@ -41,6 +41,18 @@ pub enum KnowledgeError {
     /// A rule set for another map version.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// A bundle's content does not hash to the version it claims (corrupt in transit or on disk).
+    #[error("{what} {file}: content hash {actual} does not match the version {claimed}")]
+    HashMismatch {
+        /// `map` or `rules`.
+        what: &'static str,
+        /// The bundle's file name.
+        file: String,
+        /// The version the bundle claims.
+        claimed: MapVersion,
+        /// What the content hashes to.
+        actual: MapVersion,
+    },
 }
 
 /// The map, its matcher and the rules in force.
@@ -69,6 +81,47 @@ impl MapKnowledge {
             k.replace_rules(set)?;
         }
         Ok(k)
+    }
+
+    /// Builds the knowledge from cloud bundles, re-importing the map source and re-checking the
+    /// rules; refuses a bundle whose content does not hash to the version it names.
+    pub fn from_bundles(
+        map: &corridor_wire::control::MapBundle,
+        rules: Option<&corridor_wire::control::RulesBundle>,
+    ) -> Result<Self, KnowledgeError> {
+        let format = corridor_hdmap::format_of(&map.file_name)
+            .ok_or_else(|| corridor_hdmap::ImportError::UnknownFormat { file: map.file_name.clone() })?;
+        let opts = ImportOptions { origin: map.origin.map(|[lat, lon]| corridor_model::GeoPoint::new(lat, lon)) };
+        let imported = corridor_hdmap::import_bytes(format, &map.file_name, &map.source, &opts)?;
+        let mut k = Self::from_map(imported.map);
+        if k.version != map.version {
+            return Err(KnowledgeError::HashMismatch {
+                what: "map",
+                file: map.file_name.clone(),
+                claimed: map.version,
+                actual: k.version,
+            });
+        }
+        if let Some(r) = rules {
+            let set = corridor_rules::check(&r.source, &r.file_name, &corridor_rules::hdmap::facts(&k.map))
+                .map_err(|d| KnowledgeError::Rules(d.render(false)))?;
+            k.replace_rules(set)?;
+            let actual = k.rules_version().unwrap_or_default();
+            if actual != r.version {
+                return Err(KnowledgeError::HashMismatch {
+                    what: "rules",
+                    file: r.file_name.clone(),
+                    claimed: r.version,
+                    actual,
+                });
+            }
+        }
+        Ok(k)
+    }
+
+    /// The lane matcher.
+    pub fn matcher(&self) -> &LaneMatcher {
+        &self.matcher
     }
 
     /// Knowledge of a map with no rules yet.

@@ -13,12 +13,22 @@
 //!   rejection counted by reason.
 //! - [`service`]: the zenoh edge ([`service::RsuService`]): subscribers feed a
 //!   bounded queue, one fusion thread drains it and publishes.
+//! - [`cloud`] and [`cache`]: map and rules from cloud-control, cached on disk and
+//!   verified by content hash, switched in between two frames.
+//! - [`events`]: sans-IO hazard/violation/fault detection; [`outbox`]: the persisted
+//!   event queue, emptied only by the cloud's acks.
+//! - [`telemetry`]: Prometheus metrics.
 #![forbid(unsafe_code)]
 
+pub mod cache;
+pub mod cloud;
 pub mod config;
 pub mod core;
+pub mod events;
 pub mod knowledge;
+pub mod outbox;
 pub mod service;
+pub mod telemetry;
 
 pub use config::RsuConfig;
 pub use core::{RsuCore, RsuStats};

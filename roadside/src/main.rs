@@ -4,6 +4,8 @@
 //! roadside --config rsu.toml          run until Ctrl-C
 //! roadside --print-default-config     the commented default config
 //! ```
+//! With a `[cloud]` section the RSU takes its map and rules from cloud-control (see
+//! `roadside::cloud`) and uploads its events; without it, it runs from the local files.
 
 use anyhow::Context;
 use clap::Parser;
@@ -63,7 +65,9 @@ async fn main() -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => break,
             _ = tick.tick() => {
                 let s = service.stats();
-                tracing::info!(states = s.states_published, dropped = s.dropped_total(), fusion_us = s.last_fusion_us, "roadside running");
+                tracing::info!(states = s.states_published, dropped = s.dropped_total(), fusion_us = s.last_fusion_us,
+                    map = %s.map_version.get(..12).unwrap_or(""), map_source = %s.map_source,
+                    events = s.events_detected, events_queued = service.events_queued(), "roadside running");
             }
         }
     }

@@ -10,6 +10,15 @@
 //! input key cannot stall zenoh's receive path; the bounded queue caps memory
 //! and the `queue_full` counter makes the flood visible. One thread owns the
 //! core, so the fusion needs no locks and a map switch happens between frames.
+//!
+//! With a `[cloud]` section, two tokio tasks run beside the fusion thread:
+//! the [`CloudSync`] (catalog, map and rules, verified and cached; a new
+//! version is handed to the fusion thread as a `Control::SetKnowledge`) and the
+//! event uploader (oldest outbox entry first, one query per event on
+//! `corridor/{region}/cloud/events/{rsu}`, deleted on the cloud's ack, retried
+//! with exponential backoff from 200 ms to 10 s). The fusion thread runs the
+//! [`EventDetector`] on every state, writes each event to the [`Outbox`]
+//! before publishing it on `corridor/{region}/ix/{intersection}/events`.
 
 use corridor_model::{Clock, MapVersion, Timestamp};
 use corridor_wire::{encode_into, keys, presets, Header, Key, PayloadKind};
@@ -20,9 +29,13 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use zenoh::Wait;
 
+use crate::cache::Cache;
+use crate::cloud::{CloudSync, SyncCounters, Update, SOURCE_CACHE, SOURCE_CLOUD};
 use crate::config::RsuConfig;
 use crate::core::{RsuCore, RsuStats};
+use crate::events::EventDetector;
 use crate::knowledge::{KnowledgeError, MapKnowledge};
+use crate::outbox::Outbox;
 
 /// Why the RSU could not start.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +47,9 @@ pub enum StartError {
     /// Zenoh refused a declaration.
     #[error("zenoh: {0}")]
     Zenoh(#[from] zenoh::Error),
+    /// The cache or the event outbox could not be opened.
+    #[error("{0}")]
+    Storage(String),
 }
 
 /// One input sample: receive time, key, payload.
@@ -42,6 +58,13 @@ type Input = (Timestamp, String, Vec<u8>);
 /// Commands to the fusion thread besides input.
 enum Control {
     SetMapVersion(MapVersion),
+    SetKnowledge(Box<MapKnowledge>, &'static str),
+}
+
+/// What the cloud link adds to a running RSU.
+struct CloudParts {
+    sync_task: tokio::task::JoinHandle<()>,
+    upload_task: tokio::task::JoinHandle<()>,
 }
 
 /// A running RSU.
@@ -51,6 +74,8 @@ pub struct RsuService {
     stop: Arc<AtomicBool>,
     control: SyncSender<Control>,
     worker: Option<JoinHandle<()>>,
+    cloud: Option<CloudParts>,
+    outbox: Option<Arc<Outbox>>,
     _subscribers: Vec<zenoh::pubsub::Subscriber<()>>,
     _token: zenoh::liveliness::LivelinessToken,
 }
@@ -58,16 +83,51 @@ pub struct RsuService {
 impl RsuService {
     /// Starts the RSU on an open zenoh session: loads the map and rules the config names
     /// (refusing invalid ones), then subscribes and starts the fusion thread.
+    ///
+    /// With a `[cloud]` section: loads the cached version (verified), else the config's map file,
+    /// then asks the cloud once (bounded by `fetch_timeout_ms`) and switches to its current
+    /// version; starts the sync and the event uploader (needs a tokio runtime).
     pub async fn start(
         config: RsuConfig,
         session: &zenoh::Session,
         clock: Arc<dyn Clock>,
     ) -> Result<RsuService, StartError> {
         let mut core = RsuCore::new(config.clone());
-        if let Some(map) = &config.map {
-            core.set_knowledge(MapKnowledge::load(map, config.rules.as_deref())?)?;
+        let Some(cloud) = config.cloud.clone() else {
+            if let Some(map) = &config.map {
+                core.set_knowledge(MapKnowledge::load(map, config.rules.as_deref())?)?;
+            }
+            return Self::start_inner(core, session, clock, None).await;
+        };
+        let cache =
+            Cache::open(&cloud.cache_dir, &config.intersection).map_err(|e| StartError::Storage(e.to_string()))?;
+        let mut sync = CloudSync::new(
+            session.clone(),
+            config.region.clone(),
+            config.intersection.clone(),
+            cache,
+            Duration::from_millis(cloud.fetch_timeout_ms),
+        );
+        if let Some(u) = sync.load_cache() {
+            tracing::info!(map = %u.current.map.short(), "map and rules from the cache");
+            core.swap_knowledge(u.knowledge, SOURCE_CACHE);
+        } else if let Some(map) = &config.map {
+            let k = MapKnowledge::load(map, config.rules.as_deref())?;
+            sync.set_in_force(Some(crate::cache::Current { map: k.map_version(), rules: k.rules_version() }));
+            core.set_knowledge(k)?;
         }
-        Ok(Self::start_with_core(core, session, clock).await?)
+        match sync.poll().await {
+            Ok(Some(u)) => core.swap_knowledge(u.knowledge, SOURCE_CLOUD),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cloud unreachable at start; serving what the cache has"),
+        }
+        let outbox = Arc::new(
+            Outbox::open(&cloud.cache_dir.join(format!("events-{}.redb", config.rsu)))
+                .map_err(|e| StartError::Storage(e.to_string()))?,
+        );
+        let counters = Arc::clone(&sync.counters);
+        Self::start_inner(core, session, clock, Some((sync, outbox, counters, Duration::from_millis(cloud.retry_ms))))
+            .await
     }
 
     /// Starts on an already built core (e.g. one given a map by the caller).
@@ -76,7 +136,19 @@ impl RsuService {
         session: &zenoh::Session,
         clock: Arc<dyn Clock>,
     ) -> zenoh::Result<RsuService> {
+        Self::start_inner(core, session, clock, None).await.map_err(|e| zenoh::Error::from(e.to_string()))
+    }
+
+    async fn start_inner(
+        core: RsuCore,
+        session: &zenoh::Session,
+        clock: Arc<dyn Clock>,
+        cloud: Option<(CloudSync, Arc<Outbox>, Arc<SyncCounters>, Duration)>,
+    ) -> Result<RsuService, StartError> {
         let config = core.config().clone();
+        if config.metrics_port != 0 {
+            crate::telemetry::install(([127, 0, 0, 1], config.metrics_port).into()).map_err(StartError::Storage)?;
+        }
         let region = config.region.clone();
         let rsu = config.rsu.clone();
         let state_key = Key::State { region: region.clone(), intersection: config.intersection.clone() };
@@ -86,6 +158,11 @@ impl RsuService {
         let json_pub =
             if config.json_mirror { Some(presets::declare_publisher(session, &json_key).await?) } else { None };
         let stats_pub = presets::declare_publisher(session, &stats_key).await?;
+        let events_pub = presets::declare_publisher(
+            session,
+            &Key::Events { region: region.clone(), intersection: config.intersection.clone() },
+        )
+        .await?;
         let token = session
             .liveliness()
             .declare_token(Key::Alive { region: region.clone(), rsu: rsu.clone() }.to_string())
@@ -117,7 +194,28 @@ impl RsuService {
         drop(tx);
 
         let stats = Arc::new(Mutex::new(RsuStats::default()));
+        let notify = Arc::new(tokio::sync::Notify::new());
+        let (outbox, counters) = match &cloud {
+            Some((_, o, c, _)) => (Some(Arc::clone(o)), Some(Arc::clone(c))),
+            None => (None, None),
+        };
+        let cloud_parts = cloud.map(|(sync, outbox, _, retry)| {
+            let tx = ctl_tx.clone();
+            let sync_task = tokio::spawn(sync.run(retry, move |u: Update| {
+                if tx.send(Control::SetKnowledge(Box::new(u.knowledge), SOURCE_CLOUD)).is_err() {
+                    tracing::warn!("fusion thread gone; update dropped");
+                }
+            }));
+            let upload_task = tokio::spawn(upload(
+                session.clone(),
+                Key::EventUpload { region: region.clone(), rsu: rsu.clone() }.to_string(),
+                outbox,
+                Arc::clone(&notify),
+            ));
+            CloudParts { sync_task, upload_task }
+        });
         let stop = Arc::new(AtomicBool::new(false));
+        let worker_outbox = outbox.clone();
         let worker = {
             let stats = Arc::clone(&stats);
             let stop = Arc::clone(&stop);
@@ -127,6 +225,7 @@ impl RsuService {
                 .name(format!("rsu-{rsu}"))
                 .spawn(move || {
                     Worker {
+                        detector: EventDetector::new(core.config().events.clone()),
                         core,
                         rx,
                         ctl_rx,
@@ -134,15 +233,23 @@ impl RsuService {
                         state_pub,
                         json_pub,
                         stats_pub,
+                        events_pub,
                         stats,
                         stop,
                         queue_full,
                         period,
                         buf: Vec::new(),
+                        outbox: worker_outbox,
+                        notify,
+                        counters,
+                        prev_frames: std::collections::BTreeMap::new(),
+                        rates: std::collections::BTreeMap::new(),
+                        local_counter: 0,
+                        publish_us: 0,
                     }
                     .run()
                 })
-                .map_err(|e| zenoh::Error::from(e.to_string()))?
+                .map_err(|e| StartError::Storage(format!("fusion thread: {e}")))?
         };
         Ok(RsuService {
             stats,
@@ -150,9 +257,16 @@ impl RsuService {
             stop,
             control: ctl_tx,
             worker: Some(worker),
+            cloud: cloud_parts,
+            outbox,
             _subscribers: subscribers,
             _token: token,
         })
+    }
+
+    /// Events waiting in the outbox for the cloud's ack (0 without a `[cloud]` section).
+    pub fn events_queued(&self) -> u64 {
+        self.outbox.as_ref().map(|o| o.len()).unwrap_or(0)
     }
 
     /// A snapshot of the counters (refreshed by the fusion thread about every 100 ms).
@@ -170,9 +284,13 @@ impl RsuService {
         let _ = self.control.try_send(Control::SetMapVersion(v));
     }
 
-    /// Stops the fusion thread and undeclares everything.
+    /// Stops the fusion thread and the cloud tasks and undeclares everything.
     pub fn stop(mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        if let Some(c) = self.cloud.take() {
+            c.sync_task.abort();
+            c.upload_task.abort();
+        }
         if let Some(w) = self.worker.take() {
             let _ = w.join();
         }
@@ -182,6 +300,61 @@ impl RsuService {
 impl Drop for RsuService {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        if let Some(c) = self.cloud.take() {
+            c.sync_task.abort();
+            c.upload_task.abort();
+        }
+    }
+}
+
+/// Uploads the outbox, oldest first, until the cloud acks each event (its id as the reply);
+/// backs off exponentially (200 ms .. 10 s) while the cloud does not answer.
+async fn upload(session: zenoh::Session, key: String, outbox: Arc<Outbox>, notify: Arc<tokio::sync::Notify>) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let batch = match outbox.peek(32) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "outbox");
+                Vec::new()
+            }
+        };
+        if batch.is_empty() {
+            // wake on a new event, or look again in a while
+            let _ = tokio::time::timeout(Duration::from_secs(1), notify.notified()).await;
+            continue;
+        }
+        let mut failed = false;
+        for q in batch {
+            let acked = match session.get(&key).payload(q.bytes.clone()).timeout(Duration::from_secs(2)).await {
+                Ok(replies) => match replies.recv_async().await {
+                    Ok(r) => match r.result() {
+                        Ok(s) => s.payload().to_bytes().as_ref() == q.event.id.to_string().as_bytes(),
+                        Err(e) => {
+                            tracing::warn!(id = %q.event.id, error = %String::from_utf8_lossy(&e.payload().to_bytes()), "cloud refused event");
+                            false
+                        }
+                    },
+                    Err(_) => false,
+                },
+                Err(_) => false,
+            };
+            if !acked {
+                failed = true;
+                break;
+            }
+            if let Err(e) = outbox.remove(q.seq) {
+                tracing::error!(error = %e, "outbox remove");
+            }
+            metrics::counter!("corridor_rsu_events_uploaded_total").increment(1);
+        }
+        if failed {
+            tracing::debug!(backoff_ms = backoff.as_millis() as u64, "event upload failed; backing off");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        } else {
+            backoff = Duration::from_millis(200);
+        }
     }
 }
 
@@ -193,6 +366,15 @@ struct Worker {
     state_pub: zenoh::pubsub::Publisher<'static>,
     json_pub: Option<zenoh::pubsub::Publisher<'static>>,
     stats_pub: zenoh::pubsub::Publisher<'static>,
+    events_pub: zenoh::pubsub::Publisher<'static>,
+    detector: EventDetector,
+    outbox: Option<Arc<Outbox>>,
+    notify: Arc<tokio::sync::Notify>,
+    counters: Option<Arc<SyncCounters>>,
+    prev_frames: std::collections::BTreeMap<String, u64>,
+    rates: std::collections::BTreeMap<String, f64>,
+    local_counter: u64,
+    publish_us: u64,
     stats: Arc<Mutex<RsuStats>>,
     stop: Arc<AtomicBool>,
     queue_full: Arc<AtomicU64>,
@@ -218,8 +400,14 @@ impl Worker {
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => break,
             };
-            while let Ok(Control::SetMapVersion(v)) = self.ctl_rx.try_recv() {
-                self.core.set_map_version(v);
+            while let Ok(c) = self.ctl_rx.try_recv() {
+                match c {
+                    Control::SetMapVersion(v) => self.core.set_map_version(v),
+                    Control::SetKnowledge(k, source) => {
+                        tracing::info!(map = %k.map_version().short(), source, "switching map/rules between frames");
+                        self.core.swap_knowledge(*k, source)
+                    }
+                }
             }
             let started = std::time::Instant::now();
             if let Some((t, key, bytes)) = first {
@@ -233,18 +421,46 @@ impl Worker {
             self.core.handle_timeout(now);
             if let Some(state) = self.core.poll_state(now) {
                 self.core.record_fusion_time(started.elapsed().as_micros() as u64);
+                let t_pub = std::time::Instant::now();
                 self.publish(&state);
+                self.publish_us = t_pub.elapsed().as_micros() as u64;
+                let found = self.detector.observe(&state, self.core.knowledge());
+                self.emit(found, state.map_version);
             }
             let now = self.clock.now();
             if now >= next_snapshot {
                 next_snapshot = now + Duration::from_millis(100);
+                let silent = self.detector.observe_sensors(now, self.core.last_frames());
+                let mv = self.core.stats().map_version.clone();
+                self.emit(silent, MapVersion::from_hex(&mv).unwrap_or_default());
                 let mut snap = self.core.stats().clone();
                 let full = self.queue_full.load(Ordering::Relaxed);
                 if full > 0 {
                     snap.rejected.insert("queue_full".into(), full);
                 }
+                snap.publish_us = self.publish_us;
+                snap.events_queued = self.outbox.as_ref().map(|o| o.len()).unwrap_or(0);
+                if let Some(c) = &self.counters {
+                    for (name, v) in [
+                        ("catalogs", &c.catalogs),
+                        ("failures", &c.failures),
+                        ("switches", &c.switches),
+                        ("cache_corrupt", &c.cache_corrupt),
+                        ("bad_bundles", &c.bad_bundles),
+                    ] {
+                        snap.cloud.insert(name, v.load(Ordering::Relaxed));
+                    }
+                }
                 if now >= next_stats {
+                    let period_s = (self.period.as_secs_f64() + now.secs_since(next_stats)).max(1e-3);
                     next_stats = now + self.period;
+                    for (id, s) in &snap.fusion.sensors {
+                        let prev = self.prev_frames.insert(id.to_string(), s.frames_received).unwrap_or(0);
+                        let rate = s.frames_received.saturating_sub(prev) as f64 / period_s;
+                        self.core_rate(id.to_string(), rate);
+                    }
+                    snap.input_rate_hz = self.rates.clone();
+                    crate::telemetry::record(&snap, self.core.config().rsu.as_str());
                     match serde_json::to_vec(&snap) {
                         Ok(json) => {
                             if let Err(e) = self.stats_pub.put(json).wait() {
@@ -254,9 +470,66 @@ impl Worker {
                         Err(e) => tracing::warn!(error = %e, "stats encode failed"),
                     }
                 }
+                snap.input_rate_hz = self.rates.clone();
                 *self.stats.lock().unwrap_or_else(PoisonError::into_inner) = snap;
             }
         }
+    }
+
+    fn core_rate(&mut self, sensor: String, hz: f64) {
+        self.rates.insert(sensor, (hz * 10.0).round() / 10.0);
+    }
+
+    /// Queues (durably, first) and publishes found events.
+    fn emit(&mut self, found: Vec<crate::events::Found>, map_version: MapVersion) {
+        if found.is_empty() {
+            return;
+        }
+        self.core.count_events(found.len() as u64);
+        let cfg = self.core.config();
+        let (rsu, ix, region) = (cfg.rsu.clone(), cfg.intersection.clone(), cfg.region.clone());
+        for f in found {
+            metrics::counter!("corridor_rsu_events_total", "rsu" => rsu.to_string(), "kind" => f.kind.label())
+                .increment(1);
+            let event = match &self.outbox {
+                Some(o) => match o.push(&rsu, &ix, map_version, f) {
+                    Ok(q) => q.event,
+                    Err(e) => {
+                        tracing::error!(error = %e, "event not queued");
+                        continue;
+                    }
+                },
+                None => {
+                    // no cloud: events only go to vehicles; the id counter lives in memory
+                    self.local_counter += 1;
+                    corridor_model::Event {
+                        id: corridor_model::EventId::derive(&rsu, self.local_counter, f.kind),
+                        kind: f.kind,
+                        severity: f.severity,
+                        intersection: ix.clone(),
+                        rsu: rsu.clone(),
+                        time: f.time,
+                        position_m: f.position_m,
+                        track: f.track,
+                        lane: f.lane,
+                        signal_group: f.signal_group,
+                        map_version,
+                        detail: f.detail,
+                    }
+                }
+            };
+            tracing::info!(region = %region, id = %event.id, kind = event.kind.label(), detail = %event.detail, "event");
+            let header = Header::new(PayloadKind::Event, rsu.as_str(), 0, event.time, event.time);
+            match corridor_wire::encode(&header, &event) {
+                Ok(bytes) => {
+                    if let Err(e) = self.events_pub.put(bytes).wait() {
+                        tracing::warn!(error = %e, "event publish failed");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "event encode failed"),
+            }
+        }
+        self.notify.notify_one();
     }
 
     fn publish(&mut self, state: &corridor_model::IntersectionState) {

@@ -18,6 +18,8 @@
 //! corridor/{region}/map/{intersection}              queryable: HD map by version
 //! corridor/{region}/rules/{intersection}            queryable: compiled rules by version
 //! corridor/{region}/catalog                         current versions
+//! corridor/{region}/cloud/admin                     queryable: publish, rollback, status (cloud-control)
+//! corridor/{region}/cloud/events/{rsu}              queryable: event upload, answered after the durable write
 //! ```
 
 use corridor_model::{IdError, IntersectionId, RegionId, RsuId, SensorId};
@@ -109,6 +111,18 @@ pub enum Key {
         /// Region.
         region: RegionId,
     },
+    /// Queryable: cloud-control's admin requests (publish, rollback, status).
+    Admin {
+        /// Region.
+        region: RegionId,
+    },
+    /// Queryable: one RSU's event uploads; the cloud replies only once the event is stored durably.
+    EventUpload {
+        /// Region.
+        region: RegionId,
+        /// The uploading RSU.
+        rsu: RsuId,
+    },
 }
 
 /// What a key is for; it selects the QoS preset.
@@ -174,11 +188,11 @@ impl Key {
     pub fn kind(&self) -> KeyKind {
         match self {
             Key::State { .. } | Key::StateJson { .. } => KeyKind::State,
-            Key::Events { .. } => KeyKind::Events,
+            Key::Events { .. } | Key::EventUpload { .. } => KeyKind::Events,
             Key::Detections { .. } | Key::DetectionsJson { .. } | Key::Signals { .. } => KeyKind::Detections,
             Key::Alive { .. } => KeyKind::Alive,
             Key::Stats { .. } => KeyKind::Stats,
-            Key::Map { .. } | Key::Rules { .. } | Key::Catalog { .. } => KeyKind::Control,
+            Key::Map { .. } | Key::Rules { .. } | Key::Catalog { .. } | Key::Admin { .. } => KeyKind::Control,
         }
     }
 
@@ -195,7 +209,9 @@ impl Key {
             | Key::Stats { region, .. }
             | Key::Map { region, .. }
             | Key::Rules { region, .. }
-            | Key::Catalog { region } => region,
+            | Key::Catalog { region }
+            | Key::Admin { region }
+            | Key::EventUpload { region, .. } => region,
         }
     }
 
@@ -311,11 +327,28 @@ impl Key {
                 end(3, "catalog")?;
                 Ok(Key::Catalog { region })
             }
+            "cloud" => match seg(3) {
+                "admin" => {
+                    end(4, "cloud/admin")?;
+                    Ok(Key::Admin { region })
+                }
+                "events" => {
+                    let rsu = RsuId::new(seg(4)).map_err(id_err(4))?;
+                    end(5, "cloud/events")?;
+                    Ok(Key::EventUpload { region, rsu })
+                }
+                found => Err(KeyError::Segment {
+                    key: key.to_owned(),
+                    index: 3,
+                    found: found.to_owned(),
+                    expected: "`admin` or `events`",
+                }),
+            },
             found => Err(KeyError::Segment {
                 key: key.to_owned(),
                 index: 2,
                 found: found.to_owned(),
-                expected: "`ix`, `rsu`, `map`, `rules` or `catalog`",
+                expected: "`ix`, `rsu`, `map`, `rules`, `catalog` or `cloud`",
             }),
         }
     }
@@ -337,6 +370,8 @@ impl fmt::Display for Key {
             Key::Map { region, intersection } => write!(f, "{ROOT}/{region}/map/{intersection}"),
             Key::Rules { region, intersection } => write!(f, "{ROOT}/{region}/rules/{intersection}"),
             Key::Catalog { region } => write!(f, "{ROOT}/{region}/catalog"),
+            Key::Admin { region } => write!(f, "{ROOT}/{region}/cloud/admin"),
+            Key::EventUpload { region, rsu } => write!(f, "{ROOT}/{region}/cloud/events/{rsu}"),
         }
     }
 }
@@ -361,6 +396,11 @@ pub fn detections_of_rsu(region: &RegionId, rsu: &RsuId) -> String {
 /// Selector: every RSU liveliness token in a region.
 pub fn alive_in_region(region: &RegionId) -> String {
     format!("{ROOT}/{region}/rsu/*/alive")
+}
+
+/// Selector: every RSU's event upload key in a region (the cloud's ingest queryable).
+pub fn event_uploads_in_region(region: &RegionId) -> String {
+    format!("{ROOT}/{region}/cloud/events/*")
 }
 
 /// Selector: every RSU's stats in a region.
@@ -403,6 +443,8 @@ mod tests {
             (Key::Map { region: r(), intersection: ix() }, "corridor/bj/map/ix-1"),
             (Key::Rules { region: r(), intersection: ix() }, "corridor/bj/rules/ix-1"),
             (Key::Catalog { region: r() }, "corridor/bj/catalog"),
+            (Key::Admin { region: r() }, "corridor/bj/cloud/admin"),
+            (Key::EventUpload { region: r(), rsu: rsu() }, "corridor/bj/cloud/events/rsu-1"),
         ];
         for (key, text) in cases {
             assert_eq!(key.to_string(), text);
@@ -427,6 +469,10 @@ mod tests {
         assert_eq!(seg("corridor/bj/catalog/extra"), (3, "extra".into()));
         assert_eq!(seg("corridor//catalog"), (1, "<id>".into()));
         assert_eq!(seg("corridor/bj/rsu/r/alive/x"), (5, "x".into()));
+        assert_eq!(seg("corridor/bj/cloud/adm"), (3, "adm".into()));
+        assert_eq!(seg("corridor/bj/cloud/admin/x"), (4, "x".into()));
+        assert_eq!(seg("corridor/bj/cloud/events"), (4, "<id>".into()));
+        assert_eq!(seg("corridor/bj/cloud/events/r/x"), (5, "x".into()));
         let msg = Key::parse("corridor/bj/ix/a/stat").unwrap_err().to_string();
         assert!(msg.contains("segment 4 is `stat`"), "{msg}");
     }
@@ -435,6 +481,9 @@ mod tests {
     fn selectors_are_valid_zenoh_wildcards_over_our_keys() {
         assert_eq!(states_in_region(&r()), "corridor/bj/ix/*/state");
         assert_eq!(detections_of_rsu(&r(), &rsu()), "corridor/bj/rsu/rsu-1/sensor/*/det/**");
+        assert_eq!(event_uploads_in_region(&r()), "corridor/bj/cloud/events/*");
+        assert_eq!(Key::EventUpload { region: r(), rsu: rsu() }.kind(), KeyKind::Events);
+        assert_eq!(Key::Admin { region: r() }.kind(), KeyKind::Control);
     }
 
     proptest! {

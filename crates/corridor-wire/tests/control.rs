@@ -1,4 +1,5 @@
 //! Control-plane payloads and events survive the codec, and bad ones are refused.
+#![allow(clippy::unwrap_used)] // test helpers
 
 use corridor_model::{Event, EventId, EventKind, IntersectionId, MapVersion, RegionId, RsuId, Severity, Timestamp};
 use corridor_wire::control::{Catalog, CatalogEntry, MapBundle, RulesBundle};
