@@ -149,6 +149,9 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
             json_mirror: false,
             input_queue: 1024,
             stats_period_ms: 1000,
+            metrics_port: 0,
+            cloud: None,
+            events: Default::default(),
             zenoh: ZenohSection { mode: "peer".into(), listen: vec![], connect: vec![hub_ep.clone()] },
             sensors: layout
                 .iter()
