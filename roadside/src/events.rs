@@ -314,7 +314,7 @@ mod tests {
             covariance: Matrix4::identity(),
             first_seen: Timestamp::EPOCH,
             last_updated: Timestamp::EPOCH,
-            sensors: vec![],
+            sensors: Default::default(),
             lane: None,
         }
     }
