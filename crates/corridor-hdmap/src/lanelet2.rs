@@ -21,6 +21,7 @@ use corridor_model::{EnuFrame, GeoPoint, LaneId, SignalGroupId};
 use roxmltree::Node;
 
 use crate::error::{ImportError, ImportReport, Location};
+use crate::geom;
 use crate::georef::Georef;
 use crate::model::*;
 use crate::xml::{self, children, f64_req, loc, req};
@@ -394,6 +395,121 @@ pub fn import_lanelet2(file: &str, bytes: &[u8], opts: &ImportOptions) -> Result
     if map.lanes.is_empty() {
         return Err(ImportError::Invalid { file: file.into(), message: "no lanelets".into() });
     }
+    let ends: HashMap<&str, LaneletEnds> = lls
+        .iter()
+        .map(|l| {
+            let nodes = [l.left_ends.0, l.right_ends.0, l.left_ends.1, l.right_ends.1];
+            (l.id.as_str(), LaneletEnds { start: (l.left_ends.0, l.right_ends.0), nodes, both: l.both })
+        })
+        .collect();
+    derive_junctions(&mut map, &ends);
+    crate::derive::conflict_zones(&mut map);
     map.normalize();
     Ok(Imported { map, report })
+}
+
+/// The end nodes of a lanelet's bounds, for telling neighbours from conflicts.
+struct LaneletEnds {
+    /// (left, right) first nodes: where it starts.
+    start: (i64, i64),
+    /// First and last node of both bounds.
+    nodes: [i64; 4],
+    /// Drivable both ways.
+    both: bool,
+}
+
+/// Lanelet2 has no junction element: a junction is where lanelets cross. Two vehicle lanelets
+/// *conflict* when their centre lines cross or merge and they neither follow one another nor
+/// fork from the same start (the routing graph's "conflicting" relation, computed from the
+/// geometry). Each connected group of conflicting lanelets becomes one junction (id
+/// `ll:<smallest lanelet id>`, kind `lanelet2_derived`, centre at the mean of its lanelets'
+/// points); its lanelets are that junction's internal lanes, and a connection into one of them
+/// runs `via` it, so [`crate::derive::conflict_zones`] finds where the movements cross exactly
+/// as it does for SUMO and OpenDRIVE.
+fn derive_junctions(map: &mut HdMap, ends: &HashMap<&str, LaneletEnds>) {
+    let vehicle = |l: &Lane| matches!(l.kind, LaneKind::Driving | LaneKind::Bicycle);
+    let n = map.lanes.len();
+    let bbox = |pts: &[[f64; 2]]| {
+        pts.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |b, p| {
+            [b[0].min(p[0]), b[1].min(p[1]), b[2].max(p[0]), b[3].max(p[1])]
+        })
+    };
+    let boxes: Vec<[f64; 4]> = map.lanes.iter().map(|l| bbox(&l.centre_line_m)).collect();
+    let follows = |a: &Lane, b: &Lane| a.successors.contains(&b.id) || b.successors.contains(&a.id);
+    // union-find over conflicting pairs
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut in_conflict = vec![false; n];
+    for i in 0..n {
+        let a = &map.lanes[i];
+        if !vehicle(a) {
+            continue;
+        }
+        for j in i + 1..n {
+            let b = &map.lanes[j];
+            let (ba, bb) = (boxes[i], boxes[j]);
+            if !vehicle(b) || ba[0] > bb[2] || bb[0] > ba[2] || ba[1] > bb[3] || bb[1] > ba[3] {
+                continue;
+            }
+            let (ea, eb) = (ends.get(a.id.as_str()), ends.get(b.id.as_str()));
+            if follows(a, b) || ea.map(|e| e.start) == eb.map(|e| e.start) {
+                continue;
+            }
+            // a bidirectional lanelet's reverse successors are not among the connections (they
+            // are listed along the bounds only): lanelets that meet at a boundary are neighbours
+            if let (Some(ea), Some(eb)) = (ea, eb) {
+                let shared = ea.nodes.iter().filter(|n| eb.nodes.contains(n)).count();
+                if (ea.both || eb.both) && shared >= 2 {
+                    continue;
+                }
+            }
+            if geom::polyline_intersection(&a.centre_line_m, &b.centre_line_m).is_some() {
+                in_conflict[i] = true;
+                in_conflict[j] = true;
+                let (ri, rj) = (root(&mut parent, i), root(&mut parent, j));
+                parent[ri.max(rj)] = ri.min(rj);
+            }
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in (0..n).filter(|&i| in_conflict[i]) {
+        let r = root(&mut parent, i);
+        groups.entry(r).or_default().push(i);
+    }
+    let mut junction_of: HashMap<String, String> = HashMap::new();
+    for members in groups.values() {
+        let Some(first) = members.iter().map(|&i| map.lanes[i].id.as_str()).min() else { continue };
+        let id = format!("ll:{first}");
+        let (mut sx, mut sy, mut k) = (0.0, 0.0, 0usize);
+        for &i in members {
+            for p in &map.lanes[i].centre_line_m {
+                sx += p[0];
+                sy += p[1];
+                k += 1;
+            }
+        }
+        let centre_m = if k > 0 { [sx / k as f64, sy / k as f64] } else { [0.0, 0.0] };
+        map.junctions.push(Junction {
+            id: id.clone(),
+            kind: "lanelet2_derived".into(),
+            centre_m,
+            outline_m: Vec::new(),
+        });
+        for &i in members {
+            map.lanes[i].junction = Some(id.clone());
+            junction_of.insert(map.lanes[i].id.as_str().to_owned(), id.clone());
+        }
+    }
+    for c in &mut map.connections {
+        if let Some(j) = junction_of.get(c.egress.as_str()) {
+            c.junction = Some(j.clone());
+            c.via = vec![c.egress.clone()];
+        }
+    }
 }
