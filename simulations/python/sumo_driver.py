@@ -43,7 +43,11 @@ def sandbox(cfg_path, dst):
     src_dir = os.path.dirname(cfg_path)
     if os.path.exists(dst):
         shutil.rmtree(dst)
-    shutil.copytree(src_dir, dst)
+    shutil.copytree(src_dir, dst, copy_function=shutil.copyfile)
+    for root, dirs, _ in os.walk(dst):  # the source may be read-only; the copy must not be
+        for d in dirs + ["."]:
+            p = os.path.join(root, d)
+            os.chmod(p, os.stat(p).st_mode | 0o700)
     new_cfg = os.path.join(dst, os.path.basename(cfg_path))
     tree = ET.parse(new_cfg)
     changed = False
@@ -65,9 +69,16 @@ def sandbox(cfg_path, dst):
     return new_cfg
 
 
+# SUMO (libsumo runs in this process) prints to stdout: keep the real stdout for the protocol
+# and send file descriptor 1 to stderr.
+PROTO = os.fdopen(os.dup(1), "w", buffering=1 << 20)
+os.dup2(2, 1)
+sys.stdout = sys.stderr
+
+
 def emit(obj):
-    sys.stdout.write(json.dumps(obj, separators=(",", ":")))
-    sys.stdout.write("\n")
+    PROTO.write(json.dumps(obj, separators=(",", ":")))
+    PROTO.write("\n")
 
 
 def main():
@@ -117,7 +128,7 @@ def main():
         tls[tid] = {"programs": progs, "junctions": list(traci.trafficlight.getControlledJunctions(tid))}
     emit({"type": "meta", "net_file": net_file, "step": a.step, "start": t, "end": end,
           "junctions": junctions, "tls": tls})
-    sys.stdout.flush()
+    PROTO.flush()
 
     sel = json.loads(sys.stdin.readline() or "{}")
     centres = sel.get("centres", [])
@@ -164,7 +175,7 @@ def main():
         emit({"type": "step", "t": round(t, 3), "o": objs, "s": sig})
         step_no += 1
         if step_no % 50 == 0:
-            sys.stdout.flush()
+            PROTO.flush()
         if t >= end - 1e-6 or (traci.simulation.getMinExpectedNumber() == 0 and t > start):
             break
         traci.simulationStep()
@@ -175,7 +186,7 @@ def main():
             for k in [k for k in static if k not in alive]:
                 del static[k]
     emit({"type": "end", "t": t})
-    sys.stdout.flush()
+    PROTO.flush()
     traci.close()
 
 

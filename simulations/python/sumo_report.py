@@ -102,10 +102,17 @@ def main():
             d["switches"] += int((grp.Type == "SWITCH").sum())
     mh = mm.metrics.create()
     summary = mh.compute_many(accs, metrics=METRICS, names=names, generate_overall=True)
+    matched = ["MATCH", "SWITCH", "TRANSFER", "ASCEND", "MIGRATE"]
+    dist = {}
+    for name, acc in zip(names, accs):
+        e = acc.mot_events
+        dist[name] = np.sqrt(e[e.Type.isin(matched)].D.to_numpy(dtype=float))
+    dist["OVERALL"] = np.concatenate(list(dist.values())) if dist else np.array([])
     rows = {}
     for name, r in summary.iterrows():
+        d = dist.get(str(name), np.array([]))
         rows[str(name)] = {
-            "mota": float(r.mota), "motp_m": float(np.sqrt(r.motp)) if r.num_matches else 0.0,
+            "mota": float(r.mota), "motp_m": float(d.mean()) if len(d) else 0.0,
             "motp_d2": float(r.motp), "idf1": float(r.idf1),
             "id_switches": int(r.num_switches), "false_positives": int(r.num_false_positives),
             "false_negatives": int(r.num_misses), "gt": int(r.num_objects), "matches": int(r.num_matches),

@@ -153,6 +153,15 @@ pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
         }) {
             matched.push((gi_free[r], ti_free[c]));
         }
+        // IDF1 counts every frame in which a pair is within the threshold (Ristani et al.;
+        // py-motmetrics does the same), not only the CLEAR MOT matches
+        for gr in gs {
+            for tr in ts {
+                if dist(gr, tr) <= threshold_m {
+                    *id_pairs.entry((gr.id, tr.id)).or_default() += 1;
+                }
+            }
+        }
         let mut now_prev = HashMap::new();
         for &(gi, ti) in &matched {
             let (gid, tid) = (gs[gi].id, ts[ti].id);
@@ -164,7 +173,6 @@ pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
             last_match.insert(gid, tid);
             now_prev.insert(gid, tid);
             dist_sum += dist(gs[gi], ts[ti]);
-            *id_pairs.entry((gid, tid)).or_default() += 1;
         }
         prev = now_prev;
         s.matches += matched.len() as u64;

@@ -70,6 +70,8 @@ const STREAM_RADIUS_M: f64 = 110.0;
 /// Seconds after the sensors start that are not scored.
 const SETTLE_S: f64 = 1.0;
 const DT_S: f64 = 0.01;
+/// Falling this far behind real time re-anchors the simulation clock (a slip), s.
+const SLIP_S: f64 = 0.05;
 const DRIVER: &str = include_str!("../../python/sumo_driver.py");
 const REPORT: &str = include_str!("../../python/sumo_report.py");
 
@@ -202,7 +204,8 @@ pub struct SumoReport {
     pub spat_adaptive: SpatError,
     /// SUMO objects seen (streamed) during the run.
     pub sumo_objects: usize,
-    /// Steps where the sim thread fell behind real time by more than 100 ms.
+    /// Steps where SUMO or the sim thread fell behind real time by more than 50 ms, so the
+    /// simulation clock slipped (the run then takes longer than `--seconds`).
     pub late_steps: u64,
 }
 
@@ -388,7 +391,7 @@ pub async fn run_sumo(cfg: SumoConfig) -> anyhow::Result<SumoReport> {
         let mut groups: Vec<(String, u16)> = map
             .signal_groups
             .iter()
-            .filter(|g| g.junctions.iter().any(|id| *id == j.id))
+            .filter(|g| g.junctions.contains(&j.id))
             .map(|g| (g.signal.controller.clone(), g.signal.group.0))
             .collect();
         groups.sort();
@@ -559,12 +562,12 @@ pub async fn run_sumo(cfg: SumoConfig) -> anyhow::Result<SumoReport> {
 
     // tracks at each scored tick
     let first_frame = ((sim_out.t_start + SETTLE_S) / 0.1).round() as i64;
-    let frames: Vec<i64> = sim_out.frames.iter().copied().filter(|f| *f >= first_frame).collect();
+    let frames: Vec<(i64, Timestamp)> = sim_out.frames.iter().copied().filter(|f| f.0 >= first_frame).collect();
     let gt: Vec<MotRow> = sim_out.gt.into_iter().filter(|r| r.frame as i64 >= first_frame).collect();
     let mut tracks = Vec::new();
     for (k, m) in observed.iter().enumerate() {
         let list = std::mem::take(&mut *m.lock().unwrap_or_else(PoisonError::into_inner));
-        tracks.extend(tracks_at_ticks(&list, sim_out.t0, k, centres[k], &frames));
+        tracks.extend(tracks_at_ticks(&list, k, centres[k], &frames));
     }
     let report = assemble(
         &cfg,
@@ -619,10 +622,10 @@ struct SimInput {
 }
 
 struct SimOutput {
-    t0: Timestamp,
     t_start: f64,
     t_end: f64,
-    frames: Vec<i64>,
+    /// Every step: (frame, the UTC time it was simulated at).
+    frames: Vec<(i64, Timestamp)>,
     gt: Vec<MotRow>,
     signals: Vec<SignalRow>,
     objects: usize,
@@ -675,6 +678,13 @@ fn run_sim(mut s: SimInput) -> anyhow::Result<SimOutput> {
             prev = Some((t, cur));
             continue;
         };
+        // when SUMO (or this machine) cannot keep up with real time, slip: re-anchor t0 so the
+        // sensors capture "now" instead of publishing frames that are already too old
+        let lag = s.clock.now().secs_since(t0.add_secs_f64(t_prev));
+        if lag > SLIP_S {
+            t0 = t0.add_secs_f64(lag);
+            late_steps += 1;
+        }
         // sensors between the previous step and this one
         let span = (t - t_prev).max(1e-6);
         let ticks = (span / DT_S).round().max(1.0) as usize;
@@ -685,8 +695,6 @@ fn run_sim(mut s: SimInput) -> anyhow::Result<SimOutput> {
             let now = s.clock.now();
             if due > now {
                 std::thread::sleep(Duration::from_nanos(due.nanos_since(now) as u64));
-            } else if now.secs_since(due) > 0.1 && i == ticks {
-                late_steps += 1;
             }
             if s.sensors.iter().any(|(_, sn)| tau + 1e-9 >= sn.next_capture_s) {
                 let agents: Vec<Agent> =
@@ -724,7 +732,7 @@ fn run_sim(mut s: SimInput) -> anyhow::Result<SimOutput> {
         }
         // the step itself: signals and ground truth
         let frame = (t / 0.1).round() as i64;
-        frames.push(frame);
+        frames.push((frame, t0.add_secs_f64(t)));
         for (k, j) in s.junctions.iter().enumerate() {
             let mut groups = Vec::new();
             for (ctl, g) in &j.groups {
@@ -774,7 +782,7 @@ fn run_sim(mut s: SimInput) -> anyhow::Result<SimOutput> {
         }
         t_end = t;
         steps += 1;
-        if s.progress && steps % 50 == 0 {
+        if s.progress && steps.is_multiple_of(50) {
             let l = s.stats.lock().unwrap_or_else(PoisonError::into_inner);
             let (p50, received) = (l.capture.value_at_quantile(0.5), l.received);
             drop(l);
@@ -802,7 +810,7 @@ fn run_sim(mut s: SimInput) -> anyhow::Result<SimOutput> {
         }
         let _ = s.det_pubs[i].put(bytes).wait();
     }
-    Ok(SimOutput { t0, t_start, t_end, frames, gt, signals, objects: ids.len(), late_steps })
+    Ok(SimOutput { t_start, t_end, frames, gt, signals, objects: ids.len(), late_steps })
 }
 
 fn signal_row(
@@ -927,15 +935,13 @@ fn signals_csv(rows: &[SignalRow], junctions: &[JunctionInfo], step_s: f64) -> S
 /// objects predicted to the tick, within the scoring radius, in net coordinates.
 fn tracks_at_ticks(
     observed: &[StateUpdate],
-    t0: Timestamp,
     k: usize,
     centre: Vector2<f64>,
-    frames: &[i64],
+    frames: &[(i64, Timestamp)],
 ) -> Vec<MotRow> {
     let mut rows = Vec::new();
     let mut i = 0usize;
-    for &frame in frames {
-        let t = t0.add_secs_f64(frame as f64 * 0.1);
+    for &(frame, t) in frames {
         while i < observed.len() && observed[i].received_at <= t {
             i += 1;
         }
