@@ -5,7 +5,8 @@ Protocol (one JSON object per line on stdout; logs go to stderr):
 
 1. `{"type": "meta", ...}`: the net file (absolute path), the step length, the start time,
    every non-internal junction with its net position, and every traffic light's programmes
-   (`programs[program_id] = {"type": int, "phases": [[duration, min_dur, max_dur, state], ...]}`).
+   (`programs[program_id] = {"type": int, "phases": [[duration, min_dur, max_dur, state, next], ...]}`,
+   `next`: the phase indices that may follow, empty for the next in order).
 2. The driver then reads ONE line on stdin: `{"centres": [[x, y], ...], "radius": r}`; only
    objects within `r` metres of one of the centres are streamed (an empty list streams all).
 3. One `{"type": "step", "t": t, "o": [...], "s": {...}}` per simulation step from the start
@@ -123,7 +124,7 @@ def main():
         for logic in traci.trafficlight.getAllProgramLogics(tid):
             progs[logic.programID] = {
                 "type": int(logic.type),
-                "phases": [[p.duration, p.minDur, p.maxDur, p.state] for p in logic.phases],
+                "phases": [[p.duration, p.minDur, p.maxDur, p.state, list(p.next)] for p in logic.phases],
             }
         tls[tid] = {"programs": progs, "junctions": list(traci.trafficlight.getControlledJunctions(tid))}
     emit({"type": "meta", "net_file": net_file, "step": a.step, "start": t, "end": end,

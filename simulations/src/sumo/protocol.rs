@@ -58,8 +58,9 @@ pub struct MetaProgram {
     /// SUMO's `TrafficLightType` number.
     #[serde(rename = "type")]
     pub kind: i64,
-    /// `[duration, minDur, maxDur, state]` per phase.
-    pub phases: Vec<(f64, f64, f64, String)>,
+    /// `[duration, minDur, maxDur, state, next]` per phase (`next`: the phases that may follow,
+    /// empty for the next in order).
+    pub phases: Vec<(f64, f64, f64, String, Vec<i64>)>,
 }
 
 impl MetaProgram {
@@ -70,7 +71,13 @@ impl MetaProgram {
             phases: self
                 .phases
                 .iter()
-                .map(|(d, lo, hi, s)| Phase { duration_s: *d, min_s: *lo, max_s: *hi, state: s.as_bytes().to_vec() })
+                .map(|(d, lo, hi, s, next)| Phase {
+                    duration_s: *d,
+                    min_s: *lo,
+                    max_s: *hi,
+                    state: s.as_bytes().to_vec(),
+                    next: next.first().and_then(|n| usize::try_from(*n).ok()),
+                })
                 .collect(),
         }
     }

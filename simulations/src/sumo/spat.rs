@@ -14,6 +14,9 @@
 //!   phases add `minDur`, `maxDur` and `duration`. The confidence is 0.5 and the error against
 //!   the actual switch is reported, not hidden.
 //!
+//! A phase's `next` attribute (SUMO jumps there instead of to the following phase) is honoured;
+//! when it lists several candidates (actuated choice), the first is taken.
+//!
 //! Sans-IO: times are seconds of simulation time.
 
 use corridor_model::MovementPhaseState;
@@ -29,6 +32,9 @@ pub struct Phase {
     pub max_s: f64,
     /// One character per link index.
     pub state: Vec<u8>,
+    /// The phase that follows (SUMO's `next`; the first when several may), `None`: the next in
+    /// order.
+    pub next: Option<usize>,
 }
 
 /// A traffic-light programme.
@@ -107,8 +113,13 @@ pub fn group_timing(prog: &Programme, now: Now, state: &[u8], index: usize) -> O
         _ => (likely0, likely0, likely0),
     };
     let mut changes = false;
-    for k in 1..=n {
-        let p = &prog.phases[(now.phase + k) % n.max(1)];
+    let mut idx = now.phase;
+    for _ in 0..n {
+        idx = match prog.phases.get(idx).and_then(|p| p.next) {
+            Some(next) if next < n => next,
+            _ => (idx + 1) % n,
+        };
+        let p = &prog.phases[idx];
         if p.state.get(index) != Some(&code) {
             changes = true;
             break;
@@ -137,7 +148,7 @@ mod tests {
     use super::*;
 
     fn phase(d: f64, s: &str) -> Phase {
-        Phase { duration_s: d, min_s: d, max_s: d, state: s.as_bytes().to_vec() }
+        Phase { duration_s: d, min_s: d, max_s: d, state: s.as_bytes().to_vec(), next: None }
     }
 
     fn fixed() -> Programme {
@@ -161,13 +172,31 @@ mod tests {
     }
 
     #[test]
+    fn next_attribute_jumps_instead_of_walking_on() {
+        // SUMO's net 1996 in Hamburg: phase 1 jumps back to 0; phase 2 is only reached by TraCI
+        let mut p = Programme { kind: 0, phases: vec![phase(38.0, "Gr"), phase(3.0, "yr"), phase(4.0, "rG")] };
+        p.phases[1].next = Some(0);
+        let now = Now { t_s: 0.0, phase: 1, next_switch_s: 3.0, spent_s: 0.0 };
+        // group 1 is red in phases 1 and 0, which now loop: it never turns green (phase 2 would)
+        let g = group_timing(&p, now, b"yr", 1).unwrap();
+        assert_eq!(g.likely_end_s, None);
+        p.phases[1].next = None;
+        assert_eq!(group_timing(&p, now, b"yr", 1).unwrap().likely_end_s, Some(3.0));
+        p.phases[1].next = Some(0);
+        // group 0: amber until 3, then green again (phase 0)
+        assert_eq!(group_timing(&p, now, b"yr", 0).unwrap().likely_end_s, Some(3.0));
+        let now = Now { t_s: 3.0, phase: 0, next_switch_s: 41.0, spent_s: 0.0 };
+        assert_eq!(group_timing(&p, now, b"Gr", 0).unwrap().likely_end_s, Some(41.0));
+    }
+
+    #[test]
     fn actuated_gives_a_window_and_never_changing_groups_have_no_end() {
         let p = Programme {
             kind: 3,
             phases: vec![
-                Phase { duration_s: 20.0, min_s: 10.0, max_s: 50.0, state: b"Grg".to_vec() },
-                Phase { duration_s: 3.0, min_s: 3.0, max_s: 3.0, state: b"yrg".to_vec() },
-                Phase { duration_s: 20.0, min_s: 10.0, max_s: 50.0, state: b"rGg".to_vec() },
+                Phase { duration_s: 20.0, min_s: 10.0, max_s: 50.0, state: b"Grg".to_vec(), next: None },
+                Phase { duration_s: 3.0, min_s: 3.0, max_s: 3.0, state: b"yrg".to_vec(), next: None },
+                Phase { duration_s: 20.0, min_s: 10.0, max_s: 50.0, state: b"rGg".to_vec(), next: None },
             ],
         };
         let now = Now { t_s: 105.0, phase: 0, next_switch_s: 120.0, spent_s: 5.0 };
