@@ -225,8 +225,8 @@ mod tests {
 
     #[test]
     fn idf1_maximises_shared_frames_not_pairs() {
-        // gt 1 shares 10 frames with track 7; gt 2 passes near track 7 once and near track 8 never
-        // within 2 m; track 8 is near gt 1 once. Best: 1<->7 (10 frames), not 1<->8 + 2<->7 (2).
+        // gt 1 shares 10 frames with track 7 and 1 with track 8; gt 2 shares 1 frame with track 7.
+        // Best: 1<->7 (10 frames), not the two pairs 1<->8 + 2<->7 (2 frames).
         let mut gt: Vec<MotRow> = (0..10).map(|f| row(f, 1, 0.0)).collect();
         let mut tr: Vec<MotRow> = (0..10).map(|f| row(f, 7, 0.2)).collect();
         gt.push(row(20, 2, 100.0));
