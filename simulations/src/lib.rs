@@ -6,10 +6,12 @@
 //! - [`sensors`]: lidar and camera models with the default acceptance profiles.
 //! - [`score`]: MOTChallenge-style CSV and CLEAR MOT / IDF1 scoring.
 //! - [`demo`]: the end-to-end demo: sensors, RSUs and vehicles as zenoh peers on loopback.
+//! - [`sumo`]: SUMO co-simulation: one RSU per traffic-light junction of a SUMO scenario.
 #![forbid(unsafe_code)]
 
 pub mod demo;
 pub mod score;
 pub mod sensors;
 pub mod signals;
+pub mod sumo;
 pub mod world;

@@ -3,6 +3,7 @@
 //! ```text
 //! corridor-sim                         the demo with defaults (what `cargo run --release` runs)
 //! corridor-sim demo --seconds 30 --out out/demo
+//! corridor-sim sumo --sumocfg simulations/sumo/arterial-3/arterial-3.sumocfg --out out/sumo --seconds 120
 //! ```
 //! The demo prints, last, one line:
 //! `summary: objects=.. mota=.. idf1=.. latency_p50_us=.. latency_p99_us=.. dropped=..`
@@ -23,6 +24,48 @@ struct Cli {
 enum Command {
     /// The built-in corridor: RSUs, vehicles and simulated sensors over an embedded zenoh peer network.
     Demo(DemoArgs),
+    /// SUMO co-simulation: one RSU per traffic-light junction, scored against SUMO (docs/sumo.md).
+    Sumo(SumoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SumoArgs {
+    /// The SUMO configuration (.sumocfg).
+    #[arg(long)]
+    sumocfg: PathBuf,
+    /// Output directory (tracks.csv, gt.csv, signals.csv, report.json, report.html).
+    #[arg(long)]
+    out: PathBuf,
+    /// Seconds of SUMO time with sensors on (paced to real time).
+    #[arg(long, default_value_t = 60.0)]
+    seconds: f64,
+    /// Seconds SUMO runs first, fast and without sensors, so traffic has arrived.
+    #[arg(long, default_value_t = 60.0)]
+    warmup: f64,
+    /// SUMO begin time override, s.
+    #[arg(long)]
+    begin: Option<f64>,
+    /// Place RSUs at the first K traffic-light junctions only (sorted by id).
+    #[arg(long)]
+    max_junctions: Option<usize>,
+    /// Place RSUs only at junctions inside this net-coordinate box: xmin,ymin,xmax,ymax.
+    #[arg(long, value_delimiter = ',', num_args = 4)]
+    bbox: Option<Vec<f64>>,
+    /// Seed of the sensors and of SUMO.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Python with libsumo, motmetrics and matplotlib (default: $CORRIDOR_PYTHON, then .venv).
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// Run SUMO in the configuration's own directory instead of a copy under OUT/scenario.
+    #[arg(long)]
+    in_place: bool,
+    /// Skip py-motmetrics and report.html.
+    #[arg(long)]
+    no_html: bool,
+    /// No live progress line.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -64,6 +107,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Demo(a)) => a,
+        Some(Command::Sumo(a)) => return run_sumo_cmd(a).await,
         None => DemoArgs::default(),
     };
     anyhow::ensure!(
@@ -84,6 +128,30 @@ async fn main() -> anyhow::Result<()> {
         seed: args.seed,
         out: args.out,
         progress: !args.quiet,
+    })
+    .await?;
+    report.print();
+    Ok(())
+}
+
+async fn run_sumo_cmd(a: SumoArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(a.seconds > 0.0 && a.seconds.is_finite(), "--seconds must be a positive number, got {}", a.seconds);
+    anyhow::ensure!(a.warmup >= 0.0 && a.warmup.is_finite(), "--warmup must be >= 0, got {}", a.warmup);
+    anyhow::ensure!(a.max_junctions != Some(0), "--max-junctions must be at least 1");
+    let bbox = a.bbox.map(|b| [b[0], b[1], b[2], b[3]]);
+    let report = simulations::sumo::run_sumo(simulations::sumo::SumoConfig {
+        sumocfg: a.sumocfg,
+        out: a.out,
+        seconds: a.seconds,
+        warmup_s: a.warmup,
+        begin: a.begin,
+        max_junctions: a.max_junctions,
+        bbox,
+        seed: a.seed,
+        python: a.python.unwrap_or_else(simulations::sumo::default_python),
+        copy_scenario: !a.in_place,
+        html: !a.no_html,
+        progress: !a.quiet,
     })
     .await?;
     report.print();

@@ -153,6 +153,15 @@ pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
         }) {
             matched.push((gi_free[r], ti_free[c]));
         }
+        // IDF1 counts every frame in which a pair is within the threshold (Ristani et al.;
+        // py-motmetrics does the same), not only the CLEAR MOT matches
+        for gr in gs {
+            for tr in ts {
+                if dist(gr, tr) <= threshold_m {
+                    *id_pairs.entry((gr.id, tr.id)).or_default() += 1;
+                }
+            }
+        }
         let mut now_prev = HashMap::new();
         for &(gi, ti) in &matched {
             let (gid, tid) = (gs[gi].id, ts[ti].id);
@@ -164,7 +173,6 @@ pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
             last_match.insert(gid, tid);
             now_prev.insert(gid, tid);
             dist_sum += dist(gs[gi], ts[ti]);
-            *id_pairs.entry((gid, tid)).or_default() += 1;
         }
         prev = now_prev;
         s.matches += matched.len() as u64;
@@ -180,12 +188,19 @@ pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
     s.gt_ids = gt_ids.len();
     s.track_ids = tr_ids.len();
     s.gt_ids_matched = last_match.len();
-    let max_pair = id_pairs.values().copied().max().unwrap_or(0) as f64;
-    let idtp: u64 =
-        assign(gt_ids.len(), tr_ids.len(), |r, c| id_pairs.get(&(gt_ids[r], tr_ids[c])).map(|&n| max_pair - n as f64))
-            .into_iter()
-            .map(|(r, c)| id_pairs.get(&(gt_ids[r], tr_ids[c])).copied().unwrap_or(0))
-            .sum();
+    // maximise the frames shared (not the number of pairs first, as the per-frame `assign` does)
+    let idtp: u64 = if gt_ids.is_empty() || tr_ids.is_empty() {
+        0
+    } else {
+        let n = gt_ids.len().max(tr_ids.len());
+        let mut weights = Matrix::new(n, n, 0i64);
+        for (r, g) in gt_ids.iter().enumerate() {
+            for (c, t) in tr_ids.iter().enumerate() {
+                weights[(r, c)] = id_pairs.get(&(*g, *t)).map_or(0, |&k| k as i64);
+            }
+        }
+        kuhn_munkres(&weights).0.max(0) as u64
+    };
     let denom = gt.len() as f64 + tracks.len() as f64;
     s.idf1 = if denom > 0.0 { 2.0 * idtp as f64 / denom } else { 0.0 };
     s
@@ -206,6 +221,21 @@ mod tests {
         let s = score(&gt, &tr, 2.0);
         assert_eq!((s.mota, s.idf1, s.id_switches), (1.0, 1.0, 0));
         assert!((s.motp_m - 0.25).abs() < 1e-9);
+    }
+
+    #[test]
+    fn idf1_maximises_shared_frames_not_pairs() {
+        // gt 1 shares 10 frames with track 7 and 1 with track 8; gt 2 shares 1 frame with track 7.
+        // Best: 1<->7 (10 frames), not the two pairs 1<->8 + 2<->7 (2 frames).
+        let mut gt: Vec<MotRow> = (0..10).map(|f| row(f, 1, 0.0)).collect();
+        let mut tr: Vec<MotRow> = (0..10).map(|f| row(f, 7, 0.2)).collect();
+        gt.push(row(20, 2, 100.0));
+        tr.push(row(20, 7, 100.5));
+        tr.push(row(21, 8, 50.0));
+        gt.push(row(21, 1, 50.3));
+        let s = score(&gt, &tr, 2.0);
+        // idtp = 10 (1<->7); the old pairs-first assignment gave 2
+        assert!((s.idf1 - 2.0 * 10.0 / (12.0 + 12.0)).abs() < 1e-9, "{}", s.idf1);
     }
 
     #[test]
