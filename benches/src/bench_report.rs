@@ -23,6 +23,15 @@ struct Cli {
     /// Latency-harness JSON reports as `LABEL=FILE` (repeatable), e.g. `unpinned=target/latency.json`.
     #[arg(long)]
     latency: Vec<String>,
+    /// Scale-harness JSON reports as `LABEL=FILE` (repeatable).
+    #[arg(long)]
+    scale: Vec<String>,
+    /// The knee search's JSON report (`scale --find-knee`).
+    #[arg(long)]
+    knee: Option<PathBuf>,
+    /// Latency-harness JSON reports per transport variant as `LABEL=FILE` (repeatable).
+    #[arg(long)]
+    transport: Vec<String>,
     /// Cargo.lock, for the zenoh version.
     #[arg(long, default_value = "Cargo.lock")]
     lock: PathBuf,
@@ -80,6 +89,50 @@ fn human(ns: f64) -> String {
         format!("{ns:.1} ns")
     }
 }
+
+fn load(spec: &str) -> anyhow::Result<(String, serde_json::Value)> {
+    let (label, file) = spec.split_once('=').unwrap_or(("run", spec));
+    let v = serde_json::from_slice(&std::fs::read(file).with_context(|| format!("reading {file}"))?)
+        .with_context(|| format!("parsing {file}"))?;
+    Ok((label.to_owned(), v))
+}
+
+/// A JSON number as text, `?` when absent.
+fn num(v: &serde_json::Value, k: &str) -> String {
+    v[k].as_f64().map(|x| format!("{x}")).unwrap_or_else(|| "?".into())
+}
+
+/// `a / b` with two decimals, `?` when either is absent.
+fn ratio(v: &serde_json::Value, a: &str, b: &str) -> String {
+    match (v[a].as_f64(), v[b].as_f64()) {
+        (Some(x), Some(y)) if y > 0.0 => format!("{:.2}x", x / y),
+        _ => "?".into(),
+    }
+}
+
+fn scale_row(md: &mut String, label: &str, v: &serde_json::Value) -> anyhow::Result<()> {
+    let hz = v["min_rsu_hz"].as_f64().unwrap_or(0.0);
+    let del = v["delivery_ratio_min"].as_f64().unwrap_or(0.0);
+    let p99 = v["e2e_p99_us"].as_f64().unwrap_or(f64::MAX);
+    writeln!(
+        md,
+        "| {label} | {} x {} + {} | {hz} ({:.3} of 9.9) | {del} ({:.4} of 0.999) | {} | {:.0} ({:.2} of 50 ms) | {} | {} | {} |",
+        num(v, "rsus"),
+        num(v, "objects"),
+        num(v, "vehicles"),
+        hz / 9.9,
+        del / 0.999,
+        num(v, "e2e_p50_us"),
+        p99,
+        p99 / 50_000.0,
+        num(v, "cpu_percent"),
+        num(v, "peak_rss_mib"),
+        if v["holds"].as_bool().unwrap_or(false) { "yes" } else { "**no**" }
+    )?;
+    Ok(())
+}
+
+const SCALE_HEAD: &str = "| run | RSUs x objects + vehicles | min RSU Hz (fraction of target) | min delivery (fraction of target) | p50 us | p99 us (fraction of limit) | CPU % (100 = 1 vCPU) | peak RSS MiB | holds |\n|---|---|---|---|---|---|---|---|---|";
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -158,6 +211,142 @@ fn main() -> anyhow::Result<()> {
                 f("ratio_p50"),
                 f("ratio_p90"),
                 f("ratio_p99")
+            )?;
+        }
+    }
+    if !cli.latency.is_empty() {
+        writeln!(
+            md,
+            "\nThe RSU in a separate process (`--split`: sensors and vehicle in the harness process, the RSU"
+        )?;
+        writeln!(md, "in a child; every hop crosses a process boundary), ratios to the same run's raw floor:\n")?;
+        writeln!(md, "| placement | split e2e p50 | split e2e p90 | split e2e p99 | ratio p50 | ratio p99 |")?;
+        writeln!(md, "|---|---|---|---|---|---|")?;
+        for spec in &cli.latency {
+            let (label, v) = load(spec)?;
+            writeln!(
+                md,
+                "| {label} | {} | {} | {} | {} | {} |",
+                num(&v, "split_e2e_p50_us"),
+                num(&v, "split_e2e_p90_us"),
+                num(&v, "split_e2e_p99_us"),
+                num(&v, "split_ratio_p50"),
+                num(&v, "split_ratio_p99")
+            )?;
+        }
+        writeln!(
+            md,
+            "\nWhere the time goes (p50 / p99, us, from the state's own stamps; in-process run). `capture -> ingest`:"
+        )?;
+        writeln!(
+            md,
+            "sensor encode, zenoh hop, RSU callback; `ingest -> fused`: hand-off to the fusion thread and the"
+        )?;
+        writeln!(
+            md,
+            "fusion step; `fused -> callback`: state encode, put, zenoh hop, SDK decode. The fusion step and the"
+        )?;
+        writeln!(md, "state's encode and decode are also timed alone.\n")?;
+        writeln!(md, "| placement | capture -> ingest | ingest -> fused | fused -> callback | fusion alone | state encode | state decode | split: capture -> ingest | split: ingest -> fused | split: fused -> callback |")?;
+        writeln!(md, "|---|---|---|---|---|---|---|---|---|---|")?;
+        for spec in &cli.latency {
+            let (label, v) = load(spec)?;
+            let pair = |k: &str| format!("{} / {}", num(&v, &format!("{k}_p50_us")), num(&v, &format!("{k}_p99_us")));
+            writeln!(
+                md,
+                "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                pair("cap_ingest"),
+                pair("ingest_fused"),
+                pair("fused_cb"),
+                pair("fusion"),
+                pair("state_encode"),
+                pair("state_decode"),
+                pair("split_cap_ingest"),
+                pair("split_ingest_fused"),
+                pair("split_fused_cb")
+            )?;
+        }
+    }
+    if !cli.transport.is_empty() {
+        writeln!(md, "\n## Transports (`latency --transport X`, docs/transports.md)\n")?;
+        writeln!(
+            md,
+            "Each row is one run of the latency harness (unpinned): its own raw floor over the same transport"
+        )?;
+        writeln!(
+            md,
+            "and configuration, then corridor in-process and split. Ratios: e2e to the row's raw floor, and the"
+        )?;
+        writeln!(md, "row's figure to the `tcp` row's (the default presets).\n")?;
+        writeln!(md, "| transport | raw p50 | raw p99 | e2e p50 | e2e p99 | e2e/raw p99 | split e2e p50 | split e2e p99 | raw p99 vs tcp | split p99 vs tcp |")?;
+        writeln!(md, "|---|---|---|---|---|---|---|---|---|---|")?;
+        let rows: Vec<(String, serde_json::Value)> =
+            cli.transport.iter().map(|s| load(s)).collect::<anyhow::Result<_>>()?;
+        let tcp = rows.iter().find(|r| r.0 == "tcp").map(|r| r.1.clone()).unwrap_or_default();
+        for (label, v) in &rows {
+            let vs = |k: &str| match (v[k].as_f64(), tcp[k].as_f64()) {
+                (Some(x), Some(y)) if y > 0.0 => format!("{:.2}x", x / y),
+                _ => "?".into(),
+            };
+            if v["error"].is_string() {
+                writeln!(md, "| {label} | {} | | | | | | | | |", v["error"].as_str().unwrap_or(""))?;
+                continue;
+            }
+            writeln!(
+                md,
+                "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                num(v, "raw_p50_us"),
+                num(v, "raw_p99_us"),
+                num(v, "e2e_p50_us"),
+                num(v, "e2e_p99_us"),
+                ratio(v, "e2e_p99_us", "raw_p99_us"),
+                num(v, "split_e2e_p50_us"),
+                num(v, "split_e2e_p99_us"),
+                vs("raw_p99_us"),
+                vs("split_e2e_p99_us")
+            )?;
+        }
+    }
+    if !cli.scale.is_empty() || cli.knee.is_some() {
+        writeln!(md, "\n## Scale (`benches/src/scale.rs`)\n")?;
+        writeln!(
+            md,
+            "N RSUs (real `RsuService` pipeline, 4 sensors each) x M objects at 10 Hz, V vehicles (SDK) each on a"
+        )?;
+        writeln!(
+            md,
+            "route of 4 intersections, one process, RSUs and vehicles clients of one zenoh router on loopback."
+        )?;
+        writeln!(
+            md,
+            "Each figure with its fraction of the target (>= 1 meets it for rate and delivery, <= 1 for p99)."
+        )?;
+        writeln!(md, "Delivery counts a state delivered if the vehicle got it or a newer one of the same RSU by the")?;
+        writeln!(md, "next publish + 50 ms (latest wins; exact definition in the module doc).\n")?;
+        writeln!(md, "{SCALE_HEAD}")?;
+        for spec in &cli.scale {
+            let (label, v) = load(spec)?;
+            scale_row(&mut md, &label, &v)?;
+        }
+        if let Some(k) = &cli.knee {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(k).with_context(|| format!("reading {}", k.display()))?)
+                    .with_context(|| format!("parsing {}", k.display()))?;
+            for t in v["trials"].as_array().into_iter().flatten() {
+                scale_row(&mut md, &format!("knee trial ({} s)", num(&v, "knee_seconds")), t)?;
+            }
+            writeln!(
+                md,
+                "\n**Knee** (M = {}, V = {}, {}): **N = {}** RSUs hold; first failing N tried: {} (resolution {}).",
+                num(&v, "objects"),
+                num(&v, "vehicles"),
+                v["criteria"].as_str().unwrap_or(""),
+                num(&v, "knee_rsus"),
+                v["knee_first_failing"]
+                    .as_u64()
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "none up to the search limit".into()),
+                num(&v, "resolution")
             )?;
         }
     }
