@@ -41,6 +41,9 @@ if has harness; then
             || printf '{"error": "failed: %s"}\n' "$(tail -1 "$out/transport-$t.err" | tr -d '"\\')" > "$out/transport-$t.json"
     done
     "$tgt/release/scale" --rsus 50 --objects 100 --vehicles 200 --seconds 30 --json "$out/scale-50x100.json" > /dev/null
+    # where the time goes: the same load with the 200 vehicles multiplexed on 20 zenoh sessions
+    "$tgt/release/scale" --rsus 50 --objects 100 --vehicles 200 --seconds 15 --vehicle-sessions 20 \
+        --json "$out/scale-50x100-vs20.json" > /dev/null
     "$tgt/release/scale" --find-knee --rsus 50 --objects 100 --vehicles 200 --json "$out/scale-knee.json" > /dev/null
 fi
 if has report; then
@@ -50,6 +53,7 @@ if has report; then
         --transport "tcp=$out/transport-tcp.json" --transport "tcp-nobatch=$out/transport-tcp-nobatch.json" \
         --transport "lowlatency=$out/transport-lowlatency.json" --transport "udp=$out/transport-udp.json" \
         --transport "shm=$out/transport-shm.json" \
-        --scale "50 x 100 + 200, 30 s=$out/scale-50x100.json" --knee "$out/scale-knee.json" \
+        --scale "default, 30 s=$out/scale-50x100.json" \
+        --scale "vehicles on 20 sessions, 15 s=$out/scale-50x100-vs20.json" --knee "$out/scale-knee.json" \
         --out BENCHMARKS.md
 fi

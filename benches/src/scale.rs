@@ -44,13 +44,14 @@ mod common;
 use anyhow::Context;
 use clap::Parser;
 use common::{cpu_seconds, cpus_allowed, frame, histogram, peak_rss_mib, quantile, scene};
-use corridor_model::{Clock, IntersectionId, RsuId, SystemClock};
+use corridor_model::{Clock, IntersectionId, RegionId, RsuId, SystemClock};
 use corridor_sdk::{StateUpdate, Vehicle};
 use corridor_wire::{decode_envelope, encode, presets, Header, Key, Limits, PayloadKind};
 use roadside::config::{RsuConfig, ZenohSection, DEFAULT_CONFIG};
 use roadside::RsuService;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::io::{BufRead, Read, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use zenoh::Wait;
@@ -88,6 +89,12 @@ struct Cli {
     /// Sensors publish from their own session through the router instead of the RSU's session.
     #[arg(long)]
     remote_sensors: bool,
+    /// Run the vehicles in a separate process (the router, RSUs and sensors stay in this one).
+    #[arg(long)]
+    vehicles_process: bool,
+    /// Internal: run as the vehicles child of `--vehicles-process`, connecting to this endpoint.
+    #[arg(long, hide = true)]
+    role_vehicles: Option<String>,
     /// Search the largest N that holds the targets (M and V as given).
     #[arg(long)]
     find_knee: bool,
@@ -144,7 +151,6 @@ async fn trial(cli: &Cli) -> anyhow::Result<serde_json::Map<String, Value>> {
     let mut rsus = Vec::with_capacity(n);
     let mut monitors = Vec::with_capacity(n);
     let published: Vec<PublishLog> = (0..n).map(|_| Arc::default()).collect();
-    let mut ix_index = HashMap::new();
     let mut configs = Vec::with_capacity(n);
     for r in 0..n {
         let mut cfg = base.clone();
@@ -169,46 +175,33 @@ async fn trial(cli: &Cli) -> anyhow::Result<serde_json::Map<String, Value>> {
                 .map_err(zerr)?,
         );
         rsus.push(RsuService::start(cfg.clone(), session, clock.clone()).await.map_err(zerr)?);
-        ix_index.insert(cfg.intersection.clone(), r);
         configs.push(cfg);
     }
-    let ix_index = Arc::new(ix_index);
 
-    // vehicles
+    // vehicles, here or in a child process
     let route = cli.route.clamp(1, n);
-    let vehicle_sessions =
-        open_many(if cli.vehicle_sessions == 0 { v } else { cli.vehicle_sessions.clamp(1, v.max(1)) }, &ep).await?;
-    let mut vehicles = Vec::with_capacity(v);
-    let mut routes = Vec::with_capacity(v);
-    let mut logs: Vec<Arc<Mutex<Vec<Rec>>>> = Vec::with_capacity(v);
-    for i in 0..v {
-        let start = (7 * i) % n;
-        let stops: Vec<usize> = (0..route).map(|k| (start + k) % n).collect();
-        let log: Arc<Mutex<Vec<Rec>>> =
-            Arc::new(Mutex::new(Vec::with_capacity(64 * route * (cli.seconds + cli.warmup) as usize)));
-        let (cb_log, idx) = (log.clone(), ix_index.clone());
-        let vehicle = Vehicle::with_session(
-            vehicle_sessions[i % vehicle_sessions.len()].clone(),
-            region.clone(),
-            stops.iter().map(|&r| configs[r].intersection.clone()).collect(),
-            clock.clone(),
-            Some(Arc::new(move |u: &StateUpdate| {
-                if let Some(&r) = idx.get(&u.state.intersection) {
-                    let us = (u.latency_s() * 1e6).max(1.0) as u64;
-                    cb_log.lock().unwrap_or_else(PoisonError::into_inner).push((
-                        r,
-                        u.state.seq,
-                        u.received_at.unix_ns,
-                        us,
-                    ));
-                }
-            })),
-        )
-        .await
-        .map_err(zerr)?;
-        vehicles.push(vehicle);
-        routes.push(stops);
-        logs.push(log);
+    let routes: Vec<Vec<usize>> = (0..v).map(|i| (0..route).map(|k| ((7 * i) % n + k) % n).collect()).collect();
+    let mut fleet = None;
+    let mut child = None;
+    if cli.vehicles_process {
+        let mut c = std::process::Command::new(std::env::current_exe()?)
+            .args(["--role-vehicles", &ep, "--rsus", &n.to_string(), "--vehicles", &v.to_string()])
+            .args(["--route", &route.to_string(), "--vehicle-sessions", &cli.vehicle_sessions.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .context("spawning the vehicles process")?;
+        let mut out = std::io::BufReader::new(c.stdout.take().context("child stdout")?);
+        let line = tokio::task::spawn_blocking(move || {
+            let mut l = String::new();
+            let _ = out.read_line(&mut l);
+            (l, out)
+        })
+        .await?;
+        anyhow::ensure!(line.0.trim() == "ready", "vehicles process did not start (said {:?})", line.0);
+        child = Some((c, line.1));
+    } else {
+        fleet = Some(Fleet::start(&ep, &region, n, v, &routes, cli.vehicle_sessions).await?);
     }
 
     // sensors
@@ -272,8 +265,22 @@ async fn trial(cli: &Cli) -> anyhow::Result<serde_json::Map<String, Value>> {
         rsu_dropped += rsu.stats().dropped_total();
         rsu.stop();
     }
-    drop(vehicles);
     drop(monitors);
+    let (logs, vehicle_session_count) = match (fleet, child) {
+        (Some(f), _) => {
+            let count = f.sessions;
+            drop(f.vehicles);
+            (f.logs.iter().map(|l| l.lock().unwrap_or_else(PoisonError::into_inner).clone()).collect(), count)
+        }
+        (None, Some((mut c, out))) => {
+            drop(c.stdin.take()); // the child reports and exits on EOF
+            let report: (Vec<Vec<Rec>>, usize) =
+                tokio::task::spawn_blocking(move || serde_json::from_reader(out)).await?.context("vehicles report")?;
+            let _ = c.wait();
+            report
+        }
+        _ => anyhow::bail!("no vehicles"),
+    };
 
     // analysis
     let (ws, we) = (window_start.unix_ns, window_end.unix_ns);
@@ -293,7 +300,6 @@ async fn trial(cli: &Cli) -> anyhow::Result<serde_json::Map<String, Value>> {
     let mut p99s = Vec::with_capacity(v);
     let (mut total_pub, mut total_del) = (0u64, 0u64);
     for (stops, log) in routes.iter().zip(&logs) {
-        let log = log.lock().unwrap_or_else(PoisonError::into_inner);
         let mut h = histogram()?;
         for &(_, _, recv, us) in log.iter() {
             if recv >= ws && recv < we + 500_000_000 {
@@ -351,7 +357,8 @@ async fn trial(cli: &Cli) -> anyhow::Result<serde_json::Map<String, Value>> {
         ("hz", json!(cli.hz)),
         ("seconds", json!(cli.seconds)),
         ("rsu_sessions", json!(rsu_sessions.len())),
-        ("vehicle_sessions", json!(vehicle_sessions.len())),
+        ("vehicle_sessions", json!(vehicle_session_count)),
+        ("vehicles_process", json!(cli.vehicles_process)),
         ("remote_sensors", json!(cli.remote_sensors)),
         ("min_rsu_hz", json!((min_rsu_hz * 1000.0).round() / 1000.0)),
         ("rsu_hz", summary(&rates)),
@@ -383,6 +390,83 @@ async fn trial(cli: &Cli) -> anyhow::Result<serde_json::Map<String, Value>> {
     Ok(out)
 }
 
+/// The vehicles of a trial and what each accepted.
+struct Fleet {
+    vehicles: Vec<Vehicle>,
+    logs: Vec<Arc<Mutex<Vec<Rec>>>>,
+    sessions: usize,
+}
+
+impl Fleet {
+    /// Vehicle i follows `routes[i]` (indices of intersections `ix-NNN`), on `sessions` client
+    /// sessions of the router at `ep` (0: one each).
+    async fn start(
+        ep: &str,
+        region: &RegionId,
+        n: usize,
+        v: usize,
+        routes: &[Vec<usize>],
+        sessions: usize,
+    ) -> anyhow::Result<Fleet> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let ixs: Vec<IntersectionId> =
+            (0..n).map(|r| IntersectionId::new(format!("ix-{r:03}"))).collect::<Result<_, _>>()?;
+        let index: Arc<HashMap<IntersectionId, usize>> = Arc::new(ixs.iter().cloned().zip(0..).collect());
+        let vehicle_sessions = open_many(if sessions == 0 { v } else { sessions.clamp(1, v.max(1)) }, ep).await?;
+        let mut vehicles = Vec::with_capacity(v);
+        let mut logs = Vec::with_capacity(v);
+        for (i, stops) in routes.iter().enumerate() {
+            let log: Arc<Mutex<Vec<Rec>>> = Arc::new(Mutex::new(Vec::with_capacity(1024)));
+            let (cb_log, idx) = (log.clone(), index.clone());
+            let vehicle = Vehicle::with_session(
+                vehicle_sessions[i % vehicle_sessions.len()].clone(),
+                region.clone(),
+                stops.iter().map(|&r| ixs[r].clone()).collect(),
+                clock.clone(),
+                Some(Arc::new(move |u: &StateUpdate| {
+                    if let Some(&r) = idx.get(&u.state.intersection) {
+                        let us = (u.latency_s() * 1e6).max(1.0) as u64;
+                        cb_log.lock().unwrap_or_else(PoisonError::into_inner).push((
+                            r,
+                            u.state.seq,
+                            u.received_at.unix_ns,
+                            us,
+                        ));
+                    }
+                })),
+            )
+            .await
+            .map_err(zerr)?;
+            vehicles.push(vehicle);
+            logs.push(log);
+        }
+        Ok(Fleet { vehicles, logs, sessions: vehicle_sessions.len() })
+    }
+}
+
+/// The child of `--vehicles-process`: the vehicles until stdin closes, then their logs as JSON.
+async fn vehicles_child(cli: &Cli, ep: &str) -> anyhow::Result<()> {
+    let (n, v) = (cli.rsus, cli.vehicles);
+    let route = cli.route.clamp(1, n.max(1));
+    let routes: Vec<Vec<usize>> = (0..v).map(|i| (0..route).map(|k| ((7 * i) % n + k) % n).collect()).collect();
+    let region = RsuConfig::parse(DEFAULT_CONFIG, "default")?.region;
+    let fleet = Fleet::start(ep, &region, n, v, &routes, cli.vehicle_sessions).await?;
+    println!("ready");
+    tokio::task::spawn_blocking(|| {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+    })
+    .await?;
+    let logs: Vec<Vec<Rec>> =
+        fleet.logs.iter().map(|l| l.lock().unwrap_or_else(PoisonError::into_inner).clone()).collect();
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer(&mut stdout, &(logs, fleet.sessions))?;
+    stdout.flush()?; // std::process::exit does not flush
+
+    drop(fleet.vehicles);
+    Ok(())
+}
+
 /// Runs one trial as a child process (fresh memory, fresh zenoh) and reads its report.
 fn child_trial(cli: &Cli, rsus: usize) -> anyhow::Result<serde_json::Map<String, Value>> {
     let exe = std::env::current_exe()?;
@@ -398,6 +482,9 @@ fn child_trial(cli: &Cli, rsus: usize) -> anyhow::Result<serde_json::Map<String,
         .stdout(std::process::Stdio::null());
     if cli.remote_sensors {
         cmd.arg("--remote-sensors");
+    }
+    if cli.vehicles_process {
+        cmd.arg("--vehicles-process");
     }
     let status = cmd.status()?;
     anyhow::ensure!(status.success(), "trial with {rsus} RSUs failed: {status}");
@@ -468,6 +555,10 @@ fn find_knee(cli: &Cli) -> anyhow::Result<serde_json::Map<String, Value>> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(ep) = &cli.role_vehicles {
+        vehicles_child(&cli, ep).await?;
+        std::process::exit(0);
+    }
     let out = if cli.find_knee {
         let c = cli.clone();
         tokio::task::spawn_blocking(move || find_knee(&c)).await??
