@@ -6,7 +6,7 @@
 # About 30 minutes on 2 quiet cores (criterion ~15, harnesses ~12, builds aside).
 #
 #   benches/run.sh                 # everything
-#   benches/run.sh harness report  # only these stages (criterion, demo, harness, report)
+#   benches/run.sh harness report  # only these stages (criterion, demo, harness, transports, report)
 #
 # Honours CARGO_TARGET_DIR; results land in $target/bench-out.
 set -euo pipefail
@@ -15,7 +15,7 @@ cd "$root"
 tgt="${CARGO_TARGET_DIR:-$root/target}"
 out="$tgt/bench-out"
 mkdir -p "$out"
-stages="${*:-criterion demo harness report}"
+stages="${*:-criterion demo harness transports report}"
 has() { [[ " $stages " == *" $1 "* ]]; }
 
 if has criterion; then
@@ -25,9 +25,6 @@ if has demo; then
     cargo run --release -q -p simulations --bin corridor-sim -- demo --seconds 20 --quiet > "$out/demo.txt"
 fi
 if has harness; then
-    # the transport variants that need extra zenoh features get their own binary
-    cargo build --release -q -p benches --bin latency --features udp,shm
-    cp "$tgt/release/latency" "$out/latency-udp-shm"
     cargo build --release -q -p benches --bin latency --bin scale --bin bench-report
     lat="$tgt/release/latency"
     "$lat" --objects 200 --hz 10 --seconds 20 --split --json "$out/latency-unpinned.json" > /dev/null
@@ -35,16 +32,24 @@ if has harness; then
     for t in tcp tcp-nobatch lowlatency; do
         "$lat" --objects 200 --hz 10 --seconds 10 --pings 3000 --split --transport "$t" --json "$out/transport-$t.json" > /dev/null
     done
+    sc="$tgt/release/scale"
+    "$sc" --rsus 50 --objects 100 --vehicles 200 --seconds 30 --json "$out/scale-50x100.json" > /dev/null
+    # where the time goes: the same load with the vehicles in a second process, or on 20 sessions
+    "$sc" --rsus 50 --objects 100 --vehicles 200 --seconds 15 --vehicles-process --json "$out/scale-50x100-vproc.json" > /dev/null
+    "$sc" --rsus 50 --objects 100 --vehicles 200 --seconds 15 --vehicle-sessions 20 --json "$out/scale-50x100-vs20.json" > /dev/null
+    "$sc" --find-knee --rsus 50 --objects 100 --vehicles 200 --json "$out/scale-knee.json" > /dev/null
+fi
+if has transports; then
+    # the transport variants that need extra zenoh features get their own binary
+    t0=$SECONDS
+    cargo build --release -q -p benches --bin latency --features udp,shm
+    echo "release build of latency with --features udp,shm: $((SECONDS - t0)) s (incremental over the default build)" > "$out/feature-build.txt"
+    cp "$tgt/release/latency" "$out/latency-udp-shm"
     for t in udp shm; do
         "$out/latency-udp-shm" --objects 200 --hz 10 --seconds 10 --pings 3000 --split --transport "$t" \
             --json "$out/transport-$t.json" > /dev/null 2> "$out/transport-$t.err" \
             || printf '{"error": "failed: %s"}\n' "$(tail -1 "$out/transport-$t.err" | tr -d '"\\')" > "$out/transport-$t.json"
     done
-    "$tgt/release/scale" --rsus 50 --objects 100 --vehicles 200 --seconds 30 --json "$out/scale-50x100.json" > /dev/null
-    # where the time goes: the same load with the 200 vehicles multiplexed on 20 zenoh sessions
-    "$tgt/release/scale" --rsus 50 --objects 100 --vehicles 200 --seconds 15 --vehicle-sessions 20 \
-        --json "$out/scale-50x100-vs20.json" > /dev/null
-    "$tgt/release/scale" --find-knee --rsus 50 --objects 100 --vehicles 200 --json "$out/scale-knee.json" > /dev/null
 fi
 if has report; then
     cargo run --release -q -p benches --bin bench-report -- \
@@ -54,6 +59,7 @@ if has report; then
         --transport "lowlatency=$out/transport-lowlatency.json" --transport "udp=$out/transport-udp.json" \
         --transport "shm=$out/transport-shm.json" \
         --scale "default, 30 s=$out/scale-50x100.json" \
+        --scale "vehicles in a 2nd process, 15 s=$out/scale-50x100-vproc.json" \
         --scale "vehicles on 20 sessions, 15 s=$out/scale-50x100-vs20.json" --knee "$out/scale-knee.json" \
         --out BENCHMARKS.md
 fi

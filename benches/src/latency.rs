@@ -39,7 +39,7 @@ mod common;
 
 use anyhow::Context;
 use clap::Parser;
-use common::{cpus_allowed, frame, histogram, percentiles, scene};
+use common::{cpus_allowed, frame, histogram, loadavg, percentiles, scene};
 use corridor_fusion::{Fusion, FusionConfig, SensorSpec};
 use corridor_model::{Clock, DetectionFrame, IntersectionState, SystemClock, Timestamp};
 use corridor_sdk::{StateUpdate, Vehicle};
@@ -406,6 +406,7 @@ async fn main() -> anyhow::Result<()> {
         "--objects, --hz and --seconds must be positive"
     );
     let cpus = cpus_allowed();
+    let load_at_start = loadavg();
     eprintln!("latency: cpus allowed {cpus}, transport {}; raw ping-pong ({} round trips, 1 KiB)...", tr.0, cli.pings);
     let raw = raw_ping_pong(cli.pings, &tr).await?;
     eprintln!("latency: corridor e2e ({} objects x 4 sensors at {} Hz for {} s)...", cli.objects, cli.hz, cli.seconds);
@@ -433,6 +434,8 @@ async fn main() -> anyhow::Result<()> {
     }
     out.insert("cpus_allowed".into(), cpus.into());
     out.insert("transport".into(), tr.0.clone().into());
+    out.insert("loadavg_start".into(), load_at_start.into());
+    out.insert("loadavg_end".into(), loadavg().into());
     out.insert("objects".into(), cli.objects.into());
     out.insert("hz".into(), cli.hz.into());
     out.insert("rsu_dropped".into(), dropped.into());

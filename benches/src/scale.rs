@@ -43,7 +43,7 @@ mod common;
 
 use anyhow::Context;
 use clap::Parser;
-use common::{cpu_seconds, cpus_allowed, frame, histogram, peak_rss_mib, quantile, scene};
+use common::{cpu_seconds, cpus_allowed, frame, histogram, loadavg, peak_rss_mib, quantile, scene};
 use corridor_model::{Clock, IntersectionId, RegionId, RsuId, SystemClock};
 use corridor_sdk::{StateUpdate, Vehicle};
 use corridor_wire::{decode_envelope, encode, presets, Header, Key, Limits, PayloadKind};
@@ -378,6 +378,7 @@ async fn trial(cli: &Cli) -> anyhow::Result<serde_json::Map<String, Value>> {
         ("cpu_percent", json!((cpu_percent * 10.0).round() / 10.0)),
         ("peak_rss_mib", json!((peak_rss_mib() * 10.0).round() / 10.0)),
         ("cpus_allowed", json!(cpus_allowed())),
+        ("loadavg_end", json!(loadavg())),
         ("holds", json!(holds)),
     ] {
         out.insert(k.into(), val);
