@@ -26,9 +26,9 @@ struct Cli {
     /// Scale-harness JSON reports as `LABEL=FILE` (repeatable).
     #[arg(long)]
     scale: Vec<String>,
-    /// The knee search's JSON report (`scale --find-knee`).
+    /// Knee searches' JSON reports (`scale --find-knee`, repeatable).
     #[arg(long)]
-    knee: Option<PathBuf>,
+    knee: Vec<PathBuf>,
     /// Latency-harness JSON reports per transport variant as `LABEL=FILE` (repeatable).
     #[arg(long)]
     transport: Vec<String>,
@@ -317,7 +317,7 @@ fn main() -> anyhow::Result<()> {
             )?;
         }
     }
-    if !cli.scale.is_empty() || cli.knee.is_some() {
+    if !cli.scale.is_empty() || !cli.knee.is_empty() {
         writeln!(md, "\n## Scale (`benches/src/scale.rs`)\n")?;
         writeln!(
             md,
@@ -338,20 +338,27 @@ fn main() -> anyhow::Result<()> {
             let (label, v) = load(spec)?;
             scale_row(&mut md, &label, &v)?;
         }
-        if let Some(k) = cli.knee.as_ref().filter(|k| k.exists()) {
+        for k in cli.knee.iter().filter(|k| k.exists()) {
             let v: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(k).with_context(|| format!("reading {}", k.display()))?)
                     .with_context(|| format!("parsing {}", k.display()))?;
+            let over_vehicles = v["knee_over"].as_str() == Some("vehicles");
+            writeln!(md)?;
+            writeln!(md, "{SCALE_HEAD}")?;
             for t in v["trials"].as_array().into_iter().flatten() {
                 scale_row(&mut md, &format!("knee trial ({} s)", num(&v, "knee_seconds")), t)?;
             }
+            let fixed = if over_vehicles {
+                format!("N = {}, M = {}", num(&v, "rsus"), num(&v, "objects"))
+            } else {
+                format!("M = {}, V = {}", num(&v, "objects"), num(&v, "vehicles"))
+            };
+            let what = if over_vehicles { "V" } else { "N" };
             writeln!(
                 md,
-                "\n**Knee** (M = {}, V = {}, {}): **N = {}** RSUs hold; first failing N tried: {} (resolution {}).",
-                num(&v, "objects"),
-                num(&v, "vehicles"),
+                "\n**Knee over {what}** ({fixed}; {}): **{what} = {}** holds; first failing {what} tried: {} (resolution {}).",
                 v["criteria"].as_str().unwrap_or(""),
-                num(&v, "knee_rsus"),
+                num(&v, "knee"),
                 v["knee_first_failing"]
                     .as_u64()
                     .map(|n| n.to_string())

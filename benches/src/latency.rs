@@ -23,7 +23,7 @@
 //! taskset -c 0 cargo run --release -p benches --bin latency -- ...     # all threads on one vCPU
 //! latency --split --transport tcp-nobatch ...                          # see docs/transports.md
 //! ```
-//! `--transport`: `tcp` (the presets), `tcp-nobatch` (`transport/link/tx/batching/enabled=false`),
+//! `--transport`: `tcp` (the presets), `tcp-nobatch` (`transport/link/tx/queue/batching/enabled=false`),
 //! `lowlatency` (zenoh's LowLatency unicast transport, QoS off), `udp` (needs
 //! `--features udp`), `shm` (needs `--features shm`: TCP plus zenoh shared memory, large payloads
 //! implicitly go through SHM between processes of one host; in-process sessions do not use it).
@@ -112,7 +112,7 @@ impl Transport {
         let mut c = presets::peer(&[listen], &connect)?;
         let mut set = |k: &str, v: &str| c.insert_json5(k, v).map_err(|e| anyhow::anyhow!("zenoh config {k}={v}: {e}"));
         match self.0.as_str() {
-            "tcp-nobatch" => set("transport/link/tx/batching/enabled", "false")?,
+            "tcp-nobatch" => set("transport/link/tx/queue/batching/enabled", "false")?,
             "lowlatency" => {
                 set("transport/unicast/lowlatency", "true")?;
                 set("transport/unicast/qos/enabled", "false")?;

@@ -35,7 +35,10 @@
 //! - **CPU** of the whole process over the window (100 = one vCPU), **peak RSS** (`VmHWM`).
 //!
 //! `--find-knee` runs trials (each a child process of this binary, `--knee-seconds` long) and
-//! searches the largest N that holds: min RSU rate >= 9.9 Hz, delivery >= 0.999, p99 < 50 ms.
+//! searches the largest N that holds: min RSU rate >= 9.9 Hz, delivery >= 0.999, p99 < 50 ms
+//! (grow x1.5 from `--rsus` while it holds, then bisect to a tenth of the start). With
+//! `--knee-over vehicles` it searches the largest V instead, N fixed: the vehicle fan-out
+//! (V x route x 10 Hz state deliveries per second, whatever N) is what limits a 2-core machine.
 #![allow(clippy::expect_used)]
 
 #[path = "common.rs"]
@@ -98,6 +101,9 @@ struct Cli {
     /// Search the largest N that holds the targets (M and V as given).
     #[arg(long)]
     find_knee: bool,
+    /// What the knee search varies: `rsus` (M and V fixed) or `vehicles` (N and M fixed).
+    #[arg(long, default_value = "rsus")]
+    knee_over: String,
     /// Seconds per knee trial.
     #[arg(long, default_value_t = 12.0)]
     knee_seconds: f64,
@@ -469,12 +475,13 @@ async fn vehicles_child(cli: &Cli, ep: &str) -> anyhow::Result<()> {
 }
 
 /// Runs one trial as a child process (fresh memory, fresh zenoh) and reads its report.
-fn child_trial(cli: &Cli, rsus: usize) -> anyhow::Result<serde_json::Map<String, Value>> {
+fn child_trial(cli: &Cli, size: usize) -> anyhow::Result<serde_json::Map<String, Value>> {
+    let (rsus, vehicles) = if cli.knee_over == "vehicles" { (cli.rsus, size) } else { (size, cli.vehicles) };
     let exe = std::env::current_exe()?;
     let out = std::env::temp_dir().join(format!("corridor-scale-{}-{rsus}.json", std::process::id()));
     let mut cmd = std::process::Command::new(exe);
     cmd.args(["--rsus", &rsus.to_string(), "--objects", &cli.objects.to_string()])
-        .args(["--vehicles", &cli.vehicles.to_string(), "--route", &cli.route.to_string()])
+        .args(["--vehicles", &vehicles.to_string(), "--route", &cli.route.to_string()])
         .args(["--hz", &cli.hz.to_string(), "--seconds", &cli.knee_seconds.to_string()])
         .args(["--warmup", &cli.warmup.to_string(), "--rsu-sessions", &cli.rsu_sessions.to_string()])
         .args(["--vehicle-sessions", &cli.vehicle_sessions.to_string()])
@@ -488,7 +495,7 @@ fn child_trial(cli: &Cli, rsus: usize) -> anyhow::Result<serde_json::Map<String,
         cmd.arg("--vehicles-process");
     }
     let status = cmd.status()?;
-    anyhow::ensure!(status.success(), "trial with {rsus} RSUs failed: {status}");
+    anyhow::ensure!(status.success(), "trial with {rsus} RSUs and {vehicles} vehicles failed: {status}");
     let v: Value = serde_json::from_slice(&std::fs::read(&out)?)?;
     let _ = std::fs::remove_file(&out);
     match v {
@@ -507,7 +514,8 @@ fn find_knee(cli: &Cli) -> anyhow::Result<serde_json::Map<String, Value>> {
         let o = child_trial(cli, n)?;
         let holds = o["holds"].as_bool().unwrap_or(false);
         eprintln!(
-            "knee: N={n}: min {} Hz, delivery {}, p99 {} us, cpu {}% -> {}",
+            "knee: {}={n}: min {} Hz, delivery {}, p99 {} us, cpu {}% -> {}",
+            cli.knee_over,
             o["min_rsu_hz"],
             o["delivery_ratio_min"],
             o["e2e_p99_us"],
@@ -519,7 +527,8 @@ fn find_knee(cli: &Cli) -> anyhow::Result<serde_json::Map<String, Value>> {
     };
     // grow from --rsus while it holds, then bisect between the last holding and first failing N
     let (mut lo, mut hi) = (0usize, None::<usize>);
-    let mut n = cli.rsus.max(1);
+    let first = if cli.knee_over == "vehicles" { cli.vehicles } else { cli.rsus };
+    let mut n = first.max(1);
     while hi.is_none() && n <= cli.knee_max {
         if run(n)? {
             lo = n;
@@ -529,7 +538,7 @@ fn find_knee(cli: &Cli) -> anyhow::Result<serde_json::Map<String, Value>> {
         }
     }
     let mut hi = hi.unwrap_or(cli.knee_max + 1);
-    let step = (cli.rsus / 10).max(1);
+    let step = (first / 10).max(1);
     while hi - lo > step {
         let mid = (lo + hi) / 2;
         if run(mid)? {
@@ -539,10 +548,18 @@ fn find_knee(cli: &Cli) -> anyhow::Result<serde_json::Map<String, Value>> {
         }
     }
     let mut out = serde_json::Map::new();
-    out.insert("knee_rsus".into(), json!(lo));
+    out.insert("knee_over".into(), json!(cli.knee_over));
+    out.insert("knee".into(), json!(lo));
+    if cli.knee_over == "vehicles" {
+        out.insert("rsus".into(), json!(cli.rsus));
+    } else {
+        out.insert("knee_rsus".into(), json!(lo));
+    }
     out.insert("knee_first_failing".into(), json!(if hi > cli.knee_max { Value::Null } else { json!(hi) }));
     out.insert("objects".into(), json!(cli.objects));
-    out.insert("vehicles".into(), json!(cli.vehicles));
+    if cli.knee_over != "vehicles" {
+        out.insert("vehicles".into(), json!(cli.vehicles));
+    }
     out.insert("knee_seconds".into(), json!(cli.knee_seconds));
     out.insert("resolution".into(), json!(step));
     out.insert(
@@ -556,6 +573,11 @@ fn find_knee(cli: &Cli) -> anyhow::Result<serde_json::Map<String, Value>> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    anyhow::ensure!(
+        matches!(cli.knee_over.as_str(), "rsus" | "vehicles"),
+        "--knee-over {}: expected rsus or vehicles",
+        cli.knee_over
+    );
     if let Some(ep) = &cli.role_vehicles {
         vehicles_child(&cli, ep).await?;
         std::process::exit(0);
