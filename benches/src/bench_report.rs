@@ -358,7 +358,7 @@ fn main() -> anyhow::Result<()> {
                 md,
                 "\n**Knee over {what}** ({fixed}; {}): **{what} = {}** holds; first failing {what} tried: {} (resolution {}).",
                 v["criteria"].as_str().unwrap_or(""),
-                num(&v, "knee"),
+                if v["knee"].is_null() { num(&v, "knee_rsus") } else { num(&v, "knee") },
                 v["knee_first_failing"]
                     .as_u64()
                     .map(|n| n.to_string())
