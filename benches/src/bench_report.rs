@@ -119,7 +119,7 @@ fn scale_row(md: &mut String, label: &str, v: &serde_json::Value) -> anyhow::Res
     let p99 = v["e2e_p99_us"].as_f64().unwrap_or(f64::MAX);
     writeln!(
         md,
-        "| {label} | {} x {} + {} | {hz} ({:.3} of 9.9) | {del} ({:.4} of 0.999) | {} | {:.0} ({:.2} of 50 ms) | {} | {} | {} |",
+        "| {label} | {} x {} + {} | {hz} ({:.3}x) | {del} ({:.4}x) | {} | {:.0} ({:.2}x) | {} | {} | {} |",
         num(v, "rsus"),
         num(v, "objects"),
         num(v, "vehicles"),
@@ -135,7 +135,7 @@ fn scale_row(md: &mut String, label: &str, v: &serde_json::Value) -> anyhow::Res
     Ok(())
 }
 
-const SCALE_HEAD: &str = "| run | RSUs x objects + vehicles | min RSU Hz (fraction of target) | min delivery (fraction of target) | p50 us | p99 us (fraction of limit) | CPU % (100 = 1 vCPU) | peak RSS MiB | holds |\n|---|---|---|---|---|---|---|---|---|";
+const SCALE_HEAD: &str = "| run | RSUs x objects + vehicles | min RSU Hz (/ 9.9 target) | min delivery (/ 0.999 target) | p50 us | p99 us (/ 50 ms limit) | CPU % (100 = 1 vCPU) | peak RSS MiB | holds |\n|---|---|---|---|---|---|---|---|---|";
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -329,7 +329,7 @@ fn main() -> anyhow::Result<()> {
         )?;
         writeln!(
             md,
-            "Each figure with its fraction of the target (>= 1 meets it for rate and delivery, <= 1 for p99)."
+            "Each figure with its ratio to the target in brackets (>= 1x meets it for rate and delivery, < 1x for p99)."
         )?;
         writeln!(md, "Delivery counts a state delivered if the vehicle got it or a newer one of the same RSU by the")?;
         writeln!(md, "next publish + 50 ms (latest wins; exact definition in the module doc).\n")?;
