@@ -32,7 +32,8 @@
 //!   0.5 s). I.e. a state may be coalesced into its successor, but the vehicle must hold
 //!   information at least that fresh within the latency budget after it was superseded;
 //! - **latency** capture (sensor stamp) -> vehicle callback, per vehicle p50/p99 and overall;
-//! - **CPU** of the whole process over the window (100 = one vCPU), **peak RSS** (`VmHWM`).
+//! - **CPU** of the whole process over the window (100 = one vCPU), **peak RSS** (`VmHWM`); with
+//!   `--vehicles-process` both are the parent's only (router, RSUs, sensors), not the vehicles'.
 //!
 //! `--find-knee` runs trials (each a child process of this binary, `--knee-seconds` long) and
 //! searches the largest N that holds: min RSU rate >= 9.9 Hz, delivery >= 0.999, p99 < 50 ms
