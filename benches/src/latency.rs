@@ -1,36 +1,53 @@
 //! `latency`: the end-to-end latency harness.
 //!
 //! In one run, with one CPU placement (whatever this process was started with; the
-//! report says which CPUs it was allowed), it measures:
-//! 1. **raw**: Zenoh ping-pong between two sessions in this process over loopback TCP,
-//!    1 KiB payloads, express, the same zenoh version and presets as corridor: the floor.
+//! report says which CPUs it was allowed), it measures back to back:
+//! 1. **raw**: Zenoh ping-pong between two sessions in this process over loopback,
+//!    1 KiB payloads, express, the same zenoh version, presets and transport as corridor: the floor.
 //! 2. **e2e**: corridor itself: 4 sensors (the default 2 lidar + 2 camera layout) each
-//!    publishing `--objects` detections at `--hz`, stamped at capture; a roadside
-//!    `RsuService` in its own session fuses and publishes; a vehicle (`corridor_sdk::Vehicle`)
-//!    in a third session records capture -> callback latency.
-//! 3. **fusion**: the fusion step alone (4 frames into the live tracks), same data, no IO.
+//!    publishing `--objects` detections at `--hz`, each frame stamped at capture by its sensor
+//!    just before it is encoded and sent; a roadside `RsuService` in its own session fuses and
+//!    publishes; a vehicle (`corridor_sdk::Vehicle`) in a third session records capture -> callback
+//!    latency, and where it went (from the state's own stamps, one host clock):
+//!    `capture -> ingest` (sensor encode, zenoh hop, RSU callback), `ingest -> fused` (queue
+//!    hand-off to the fusion thread, fusion step; `publish_time` is stamped when the fusion
+//!    output is taken) and `fused -> callback` (encode, put, zenoh hop, SDK decode, callback).
+//!    The encode and decode of the same state are also timed alone (`state_encode_`, `state_decode_`).
+//! 3. **split** (`--split`): the same e2e with the RSU in a child process (this binary with
+//!    `--role rsu`), sensors and vehicle in this one: every hop crosses a process boundary.
+//!    Keys `split_e2e_*`, `split_ingest_*`...
+//! 4. **fusion**: the fusion step alone (4 frames into the live tracks), same data, no IO.
 //!
 //! ```text
 //! cargo run --release -p benches --bin latency -- --objects 200 --hz 10 --seconds 20 --json out.json
 //! taskset -c 0 cargo run --release -p benches --bin latency -- ...     # all threads on one vCPU
+//! latency --split --transport tcp-nobatch ...                          # see docs/transports.md
 //! ```
+//! `--transport`: `tcp` (the presets), `tcp-nobatch` (`transport/link/tx/queue/batching/enabled=false`),
+//! `lowlatency` (zenoh's LowLatency unicast transport, QoS off), `udp` (needs
+//! `--features udp`), `shm` (needs `--features shm`: TCP plus zenoh shared memory, large payloads
+//! implicitly go through SHM between processes of one host; in-process sessions do not use it).
+//!
 //! JSON fields: `raw_p50_us, raw_p90_us, raw_p99_us, raw_p999_us, raw_max_us`, the same for
-//! `e2e_` and `fusion_`, `ratio_p50, ratio_p90, ratio_p99` (e2e / raw), `cpus_allowed`,
-//! `states`, `objects`, `hz`.
+//! `e2e_`, `fusion_`, `cap_ingest_`, `ingest_fused_`, `fused_cb_`, `state_encode_`,
+//! `state_decode_` and, with `--split`, `split_e2e_`, `split_cap_ingest_`, `split_ingest_fused_`,
+//! `split_fused_cb_`; `ratio_p50, ratio_p90, ratio_p99` (e2e / raw) and `split_ratio_*`,
+//! `cpus_allowed`, `transport`, `states`, `objects`, `hz`.
+
+#[path = "common.rs"]
+mod common;
 
 use anyhow::Context;
 use clap::Parser;
+use common::{cpus_allowed, frame, histogram, loadavg, percentiles, scene};
 use corridor_fusion::{Fusion, FusionConfig, SensorSpec};
-use corridor_model::detection::SensorKind;
-use corridor_model::{
-    Clock, Detection, DetectionFrame, ObjectClass, SensorExtrinsics, SensorId, Size3, SystemClock, Timestamp,
-};
+use corridor_model::{Clock, DetectionFrame, IntersectionState, SystemClock, Timestamp};
 use corridor_sdk::{StateUpdate, Vehicle};
-use corridor_wire::{encode, presets, Header, Key, PayloadKind};
+use corridor_wire::{decode, encode, encode_into, presets, Header, Key, Limits, PayloadKind};
 use hdrhistogram::Histogram;
-use nalgebra::{Matrix3, Point3, Vector3};
 use roadside::config::{RsuConfig, ZenohSection, DEFAULT_CONFIG};
 use roadside::RsuService;
+use std::io::{BufRead, Read};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use zenoh::Wait;
@@ -50,28 +67,68 @@ struct Cli {
     /// Raw ping-pong round trips.
     #[arg(long, default_value_t = 5000)]
     pings: usize,
+    /// Also run the e2e with the RSU in a separate process.
+    #[arg(long)]
+    split: bool,
+    /// Transport variant: tcp, tcp-nobatch, lowlatency, udp, shm.
+    #[arg(long, default_value = "tcp")]
+    transport: String,
+    /// Internal: run as the RSU child process of `--split`, connecting to this endpoint.
+    #[arg(long, hide = true)]
+    role_rsu: Option<String>,
     /// Write the JSON report here.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
 }
 
-fn histogram() -> anyhow::Result<Histogram<u64>> {
-    Ok(Histogram::new_with_bounds(1, 60_000_000, 3)?)
+fn zerr(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("zenoh: {e}")
 }
 
-fn percentiles(prefix: &str, h: &Histogram<u64>, out: &mut serde_json::Map<String, serde_json::Value>) {
-    for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)] {
-        out.insert(format!("{prefix}_{name}_us"), h.value_at_quantile(q).into());
+/// The transport variant under test: endpoint scheme and config tweaks over the presets.
+#[derive(Debug, Clone)]
+struct Transport(String);
+
+impl Transport {
+    fn parse(name: &str) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            matches!(name, "tcp" | "tcp-nobatch" | "lowlatency" | "udp" | "shm"),
+            "--transport {name}: expected tcp, tcp-nobatch, lowlatency, udp or shm"
+        );
+        Ok(Self(name.to_owned()))
     }
-    out.insert(format!("{prefix}_max_us"), h.max().into());
+
+    fn endpoint(&self, port: u16) -> String {
+        match self.0.as_str() {
+            "udp" => format!("udp/127.0.0.1:{port}"),
+            _ => presets::loopback_tcp(port),
+        }
+    }
+
+    /// A peer config listening on `listen` (or an ephemeral endpoint of this transport).
+    fn peer(&self, listen: Option<&str>, connect: Option<&str>) -> anyhow::Result<zenoh::Config> {
+        let listen = listen.map(str::to_owned).unwrap_or_else(|| self.endpoint(0));
+        let connect: Vec<String> = connect.into_iter().map(str::to_owned).collect();
+        let mut c = presets::peer(&[listen], &connect)?;
+        let mut set = |k: &str, v: &str| c.insert_json5(k, v).map_err(|e| anyhow::anyhow!("zenoh config {k}={v}: {e}"));
+        match self.0.as_str() {
+            "tcp-nobatch" => set("transport/link/tx/queue/batching/enabled", "false")?,
+            "lowlatency" => {
+                set("transport/unicast/lowlatency", "true")?;
+                set("transport/unicast/qos/enabled", "false")?;
+            }
+            "shm" => set("transport/shared_memory/enabled", "true")?,
+            _ => {}
+        }
+        Ok(c)
+    }
 }
 
 #[allow(clippy::disallowed_methods)] // the harness measures wall time
-async fn raw_ping_pong(pings: usize) -> anyhow::Result<Histogram<u64>> {
-    let port = presets::free_loopback_port()?;
-    let ep = presets::loopback_tcp(port);
-    let a = zenoh::open(presets::peer(std::slice::from_ref(&ep), &[])?).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let b = zenoh::open(presets::peer(&[], std::slice::from_ref(&ep))?).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+async fn raw_ping_pong(pings: usize, tr: &Transport) -> anyhow::Result<Histogram<u64>> {
+    let ep = tr.endpoint(presets::free_loopback_port()?);
+    let a = zenoh::open(tr.peer(Some(&ep), None)?).await.map_err(zerr)?;
+    let b = zenoh::open(tr.peer(None, Some(&ep))?).await.map_err(zerr)?;
     let q = presets::qos(corridor_wire::KeyKind::State);
     let ping = a
         .declare_publisher("corridor/bench/ping")
@@ -79,21 +136,21 @@ async fn raw_ping_pong(pings: usize) -> anyhow::Result<Histogram<u64>> {
         .priority(q.priority)
         .express(true)
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(zerr)?;
     let pong = b
         .declare_publisher("corridor/bench/pong")
         .congestion_control(q.congestion_control)
         .priority(q.priority)
         .express(true)
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(zerr)?;
     let _echo = b
         .declare_subscriber("corridor/bench/ping")
         .callback(move |s| {
             let _ = pong.put(s.payload().clone()).wait();
         })
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(zerr)?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<()>(16);
     let _back = a
         .declare_subscriber("corridor/bench/pong")
@@ -101,7 +158,7 @@ async fn raw_ping_pong(pings: usize) -> anyhow::Result<Histogram<u64>> {
             let _ = tx.try_send(());
         })
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(zerr)?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let payload = vec![0xA5u8; 1024];
     tokio::task::spawn_blocking(move || -> anyhow::Result<Histogram<u64>> {
@@ -109,7 +166,7 @@ async fn raw_ping_pong(pings: usize) -> anyhow::Result<Histogram<u64>> {
         let warmup = 200;
         for i in 0..pings + warmup {
             let t = std::time::Instant::now();
-            ping.put(payload.clone()).wait().map_err(|e| anyhow::anyhow!("{e}"))?;
+            ping.put(payload.clone()).wait().map_err(zerr)?;
             if rx.recv_timeout(Duration::from_secs(1)).is_err() {
                 continue; // a lost ping (Drop under congestion): not a latency sample
             }
@@ -123,46 +180,6 @@ async fn raw_ping_pong(pings: usize) -> anyhow::Result<Histogram<u64>> {
     .await?
 }
 
-/// Objects on circles around the centre; positions at time `t_s`.
-fn scene(n: usize, t_s: f64) -> Vec<Vector3<f64>> {
-    (0..n)
-        .map(|i| {
-            let r = 8.0 + 40.0 * (i as f64 / n.max(1) as f64);
-            let w = 6.0 / r * if i % 2 == 0 { 1.0 } else { -1.0 };
-            let a = i as f64 * 2.399 + w * t_s;
-            Vector3::new(r * a.cos(), r * a.sin(), 0.8)
-        })
-        .collect()
-}
-
-fn frame(
-    sensor: &SensorId,
-    kind: SensorKind,
-    ext: &SensorExtrinsics,
-    seq: u64,
-    t: Timestamp,
-    objs: &[Vector3<f64>],
-) -> DetectionFrame {
-    DetectionFrame {
-        sensor: sensor.clone(),
-        kind,
-        frame_seq: seq,
-        capture_time: t,
-        detections: objs
-            .iter()
-            .map(|p| Detection {
-                class: ObjectClass::Car,
-                class_confidence: 0.9,
-                position_m: ext.to_sensor(&Point3::from(*p)).coords,
-                position_cov: Matrix3::from_diagonal_element(0.0225),
-                velocity_mps: None,
-                heading_rad: None,
-                size_m: Some(Size3::new(4.5, 1.8, 1.5)),
-            })
-            .collect(),
-    }
-}
-
 #[allow(clippy::disallowed_methods)] // the harness measures wall time
 fn fusion_alone(cfg: &RsuConfig, objects: usize, hz: f64, frames: usize) -> anyhow::Result<Histogram<u64>> {
     let specs: Vec<SensorSpec> = cfg.sensors.iter().map(|s| s.spec()).collect();
@@ -171,7 +188,7 @@ fn fusion_alone(cfg: &RsuConfig, objects: usize, hz: f64, frames: usize) -> anyh
     let t0 = Timestamp::from_secs_f64(1_700_000_000.0);
     for k in 0..frames {
         let t = t0.add_secs_f64(k as f64 / hz);
-        let objs = scene(objects, k as f64 / hz);
+        let objs = scene(objects, k as f64 / hz, 0.0);
         let batch: Vec<DetectionFrame> =
             specs.iter().map(|s| frame(&s.id, s.kind, &s.extrinsics, k as u64, t, &objs)).collect();
         let start = std::time::Instant::now();
@@ -189,56 +206,131 @@ fn fusion_alone(cfg: &RsuConfig, objects: usize, hz: f64, frames: usize) -> anyh
     Ok(h)
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    anyhow::ensure!(
-        cli.hz > 0.0 && cli.seconds > 0.0 && cli.objects > 0,
-        "--objects, --hz and --seconds must be positive"
+/// Encode and decode of one state, timed alone.
+#[allow(clippy::disallowed_methods)] // the harness measures wall time
+fn codec_alone(state: &IntersectionState) -> anyhow::Result<(Histogram<u64>, Histogram<u64>)> {
+    let (mut enc, mut dec) = (histogram()?, histogram()?);
+    let header = Header::new(
+        PayloadKind::IntersectionState,
+        state.rsu.as_str(),
+        state.seq,
+        state.capture_time,
+        state.publish_time,
     );
-    let cpus = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:").map(|v| v.trim().to_owned())))
-        .unwrap_or_else(|| "unknown".into());
-    eprintln!("latency: cpus allowed {cpus}; raw ping-pong ({} round trips, 1 KiB)...", cli.pings);
-    let raw = raw_ping_pong(cli.pings).await?;
+    let mut buf = Vec::new();
+    for _ in 0..300 {
+        let t = std::time::Instant::now();
+        buf.clear();
+        encode_into(&mut buf, &header, state)?;
+        enc.record((t.elapsed().as_nanos() as u64 / 1000).max(1))?;
+        let t = std::time::Instant::now();
+        let decoded = decode::<IntersectionState>(&buf, Limits::default())?;
+        dec.record((t.elapsed().as_nanos() as u64 / 1000).max(1))?;
+        std::hint::black_box(decoded);
+    }
+    Ok((enc, dec))
+}
 
-    eprintln!("latency: corridor e2e ({} objects x 4 sensors at {} Hz for {} s)...", cli.objects, cli.hz, cli.seconds);
-    let port = presets::free_loopback_port()?;
-    let ep = presets::loopback_tcp(port);
-    let hub = zenoh::open(presets::peer(std::slice::from_ref(&ep), &[])?).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+fn rsu_config(ep: &str) -> anyhow::Result<RsuConfig> {
     let mut cfg = RsuConfig::parse(DEFAULT_CONFIG, "default")?;
-    cfg.zenoh = ZenohSection { mode: "peer".into(), listen: vec![], connect: vec![ep.clone()] };
-    let rsu_session = zenoh::open(cfg.zenoh.to_zenoh()?).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    cfg.zenoh = ZenohSection { mode: "peer".into(), listen: vec![], connect: vec![ep.to_owned()] };
+    Ok(cfg)
+}
+
+/// The child of `--split`: an RSU in its own process until stdin closes.
+async fn rsu_child(ep: &str, tr: &Transport) -> anyhow::Result<()> {
+    let cfg = rsu_config(ep)?;
+    let session = zenoh::open(tr.peer(None, Some(ep))?).await.map_err(zerr)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let rsu = RsuService::start(cfg.clone(), &rsu_session, clock.clone()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let e2e = Arc::new(Mutex::new(histogram()?));
-    let e2e_cb = e2e.clone();
-    let states = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let states_cb = states.clone();
-    let vsession =
-        zenoh::open(presets::peer(&[], std::slice::from_ref(&ep))?).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let rsu = RsuService::start(cfg, &session, clock).await.map_err(zerr)?;
+    println!("ready");
+    tokio::task::spawn_blocking(|| {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+    })
+    .await?;
+    rsu.stop();
+    Ok(())
+}
+
+/// Histograms of one e2e run.
+struct E2e {
+    total: Histogram<u64>,
+    cap_ingest: Histogram<u64>,
+    ingest_fused: Histogram<u64>,
+    fused_cb: Histogram<u64>,
+    states: u64,
+    last: Option<Arc<IntersectionState>>,
+}
+
+fn us_between(later: Timestamp, earlier: Timestamp) -> u64 {
+    (later.nanos_since(earlier).max(0) as u64 / 1000).max(1)
+}
+
+/// Sensors and vehicle in this process; the RSU in this process (own session) or in a child.
+async fn e2e(cli: &Cli, tr: &Transport, split: bool) -> anyhow::Result<(E2e, u64)> {
+    let ep = tr.endpoint(presets::free_loopback_port()?);
+    let hub = zenoh::open(tr.peer(Some(&ep), None)?).await.map_err(zerr)?;
+    let cfg = rsu_config(&ep)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut child = None;
+    let mut rsu = None;
+    if split {
+        let mut c = std::process::Command::new(std::env::current_exe()?)
+            .args(["--role-rsu", &ep, "--transport", &tr.0])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .context("spawning the RSU process")?;
+        let out = c.stdout.take().context("child stdout")?;
+        let line = tokio::task::spawn_blocking(move || {
+            let mut l = String::new();
+            let _ = std::io::BufReader::new(out).read_line(&mut l);
+            l
+        })
+        .await?;
+        anyhow::ensure!(line.trim() == "ready", "RSU process did not start (said {line:?})");
+        child = Some(c);
+    } else {
+        let session = zenoh::open(tr.peer(None, Some(&ep))?).await.map_err(zerr)?;
+        rsu = Some((RsuService::start(cfg.clone(), &session, clock.clone()).await.map_err(zerr)?, session));
+    }
+    let acc = Arc::new(Mutex::new(E2e {
+        total: histogram()?,
+        cap_ingest: histogram()?,
+        ingest_fused: histogram()?,
+        fused_cb: histogram()?,
+        states: 0,
+        last: None,
+    }));
+    let acc_cb = acc.clone();
+    let vsession = zenoh::open(tr.peer(None, Some(&ep))?).await.map_err(zerr)?;
     let vehicle = Vehicle::with_session(
         vsession,
         cfg.region.clone(),
         vec![cfg.intersection.clone()],
         clock.clone(),
         Some(Arc::new(move |u: &StateUpdate| {
-            if !u.state.objects.is_empty() {
-                let _ =
-                    e2e_cb.lock().unwrap_or_else(PoisonError::into_inner).record((u.latency_s() * 1e6).max(1.0) as u64);
+            let mut a = acc_cb.lock().unwrap_or_else(PoisonError::into_inner);
+            a.states += 1;
+            let s = &u.state;
+            if !s.objects.is_empty() {
+                let _ = a.total.record(us_between(u.received_at, s.capture_time));
+                let _ = a.cap_ingest.record(us_between(s.ingest_time, s.capture_time));
+                let _ = a.ingest_fused.record(us_between(s.publish_time, s.ingest_time));
+                let _ = a.fused_cb.record(us_between(u.received_at, s.publish_time));
+                a.last = Some(u.state.clone());
             }
-            states_cb.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         })),
     )
     .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    .map_err(zerr)?;
     let mut pubs = Vec::new();
     for s in &cfg.sensors {
         let key = Key::Detections { region: cfg.region.clone(), rsu: cfg.rsu.clone(), sensor: s.id.clone() };
-        pubs.push((s.spec(), presets::declare_publisher(&hub, &key).await.map_err(|e| anyhow::anyhow!("{e}"))?));
+        pubs.push((s.spec(), presets::declare_publisher(&hub, &key).await.map_err(zerr)?));
     }
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let objects = cli.objects;
     let (hz, seconds) = (cli.hz, cli.seconds);
     let pub_clock = clock.clone();
@@ -251,40 +343,102 @@ async fn main() -> anyhow::Result<()> {
             if due > now {
                 std::thread::sleep(Duration::from_nanos(due.nanos_since(now) as u64));
             }
-            let objs = scene(objects, k as f64 / hz);
-            let t = pub_clock.now();
-            for (spec, p) in &pubs {
-                let f = frame(&spec.id, spec.kind, &spec.extrinsics, k, t, &objs);
-                let h = Header::new(PayloadKind::Detections, spec.id.as_str(), k, t, pub_clock.now());
-                p.put(encode(&h, &f)?).wait().map_err(|e| anyhow::anyhow!("{e}"))?;
+            // the scene is simulated first; each sensor stamps its frame when it sends it
+            let objs = scene(objects, k as f64 / hz, 0.0);
+            let mut frames: Vec<DetectionFrame> =
+                pubs.iter().map(|(spec, _)| frame(&spec.id, spec.kind, &spec.extrinsics, k, due, &objs)).collect();
+            for ((spec, p), f) in pubs.iter().zip(frames.iter_mut()) {
+                let t = pub_clock.now();
+                f.capture_time = t;
+                let h = Header::new(PayloadKind::Detections, spec.id.as_str(), k, t, t);
+                p.put(encode(&h, &*f)?).wait().map_err(zerr)?;
             }
         }
         Ok(())
     })
     .await??;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rsu_stats = rsu.stats();
-    rsu.stop();
+    let mut dropped = 0;
+    if let Some((rsu, _session)) = rsu {
+        dropped = rsu.stats().dropped_total();
+        rsu.stop();
+    }
+    if let Some(mut c) = child {
+        drop(c.stdin.take()); // the child stops on EOF
+        let _ = c.wait();
+    }
     drop(vehicle);
+    let mut a = acc.lock().unwrap_or_else(PoisonError::into_inner);
+    let out = E2e {
+        total: a.total.clone(),
+        cap_ingest: a.cap_ingest.clone(),
+        ingest_fused: a.ingest_fused.clone(),
+        fused_cb: a.fused_cb.clone(),
+        states: a.states,
+        last: a.last.take(),
+    };
+    anyhow::ensure!(!out.total.is_empty(), "no corridor state reached the vehicle (split: {split})");
+    Ok((out, dropped))
+}
 
-    eprintln!("latency: fusion step alone...");
-    let fusion = fusion_alone(&cfg, cli.objects, cli.hz, 200)?;
-    let e2e = e2e.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    anyhow::ensure!(!e2e.is_empty(), "no corridor state reached the vehicle (RSU stats: {rsu_stats:?})");
+fn put_e2e(prefix: &str, e: &E2e, raw: &Histogram<u64>, out: &mut serde_json::Map<String, serde_json::Value>) {
+    let p = |s: &str| if prefix.is_empty() { s.to_owned() } else { format!("{prefix}_{s}") };
+    percentiles(&p("e2e"), &e.total, out);
+    percentiles(&p("cap_ingest"), &e.cap_ingest, out);
+    percentiles(&p("ingest_fused"), &e.ingest_fused, out);
+    percentiles(&p("fused_cb"), &e.fused_cb, out);
+    for (q, x) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)] {
+        let r = e.total.value_at_quantile(x) as f64 / (raw.value_at_quantile(x) as f64).max(1.0);
+        out.insert(p(&format!("ratio_{q}")), ((r * 100.0).round() / 100.0).into());
+    }
+    out.insert(p("states"), e.states.into());
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let tr = Transport::parse(&cli.transport)?;
+    if let Some(ep) = &cli.role_rsu {
+        return rsu_child(ep, &tr).await;
+    }
+    anyhow::ensure!(
+        cli.hz > 0.0 && cli.seconds > 0.0 && cli.objects > 0,
+        "--objects, --hz and --seconds must be positive"
+    );
+    let cpus = cpus_allowed();
+    let load_at_start = loadavg();
+    eprintln!("latency: cpus allowed {cpus}, transport {}; raw ping-pong ({} round trips, 1 KiB)...", tr.0, cli.pings);
+    let raw = raw_ping_pong(cli.pings, &tr).await?;
+    eprintln!("latency: corridor e2e ({} objects x 4 sensors at {} Hz for {} s)...", cli.objects, cli.hz, cli.seconds);
+    let (e2e_in, dropped) = e2e(&cli, &tr, false).await?;
+    let split = if cli.split {
+        eprintln!("latency: corridor e2e, RSU in a separate process...");
+        Some(e2e(&cli, &tr, true).await?.0)
+    } else {
+        None
+    };
+    eprintln!("latency: fusion step and state codec alone...");
+    let fusion = fusion_alone(&rsu_config("tcp/127.0.0.1:9")?, cli.objects, cli.hz, 200)?;
     let mut out = serde_json::Map::new();
     percentiles("raw", &raw, &mut out);
-    percentiles("e2e", &e2e, &mut out);
+    put_e2e("", &e2e_in, &raw, &mut out);
+    if let Some(s) = &split {
+        put_e2e("split", s, &raw, &mut out);
+    }
     percentiles("fusion", &fusion, &mut out);
-    for q in ["p50", "p90", "p99"] {
-        let r = out[&format!("e2e_{q}_us")].as_f64().unwrap_or(0.0)
-            / out[&format!("raw_{q}_us")].as_f64().unwrap_or(1.0).max(1.0);
-        out.insert(format!("ratio_{q}"), ((r * 100.0).round() / 100.0).into());
+    if let Some(state) = &e2e_in.last {
+        let (enc, dec) = codec_alone(state)?;
+        percentiles("state_encode", &enc, &mut out);
+        percentiles("state_decode", &dec, &mut out);
+        out.insert("state_objects".into(), state.objects.len().into());
     }
     out.insert("cpus_allowed".into(), cpus.into());
+    out.insert("transport".into(), tr.0.clone().into());
+    out.insert("loadavg_start".into(), load_at_start.into());
+    out.insert("loadavg_end".into(), loadavg().into());
     out.insert("objects".into(), cli.objects.into());
     out.insert("hz".into(), cli.hz.into());
-    out.insert("states".into(), states.load(std::sync::atomic::Ordering::Relaxed).into());
-    out.insert("rsu_dropped".into(), rsu_stats.dropped_total().into());
+    out.insert("rsu_dropped".into(), dropped.into());
     let doc = serde_json::Value::Object(out);
     println!("{}", serde_json::to_string_pretty(&doc)?);
     if let Some(path) = cli.json {
