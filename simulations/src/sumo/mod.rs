@@ -440,6 +440,9 @@ pub async fn run_sumo(cfg: SumoConfig) -> anyhow::Result<SumoReport> {
             json_mirror: false,
             input_queue: 1024,
             stats_period_ms: 1000,
+            metrics_port: 0,
+            cloud: None,
+            events: Default::default(),
             zenoh: ZenohSection { mode: "peer".into(), listen: vec![], connect: vec![hub_ep.clone()] },
             sensors: layout
                 .iter()
