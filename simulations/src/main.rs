@@ -3,6 +3,8 @@
 //! ```text
 //! corridor-sim                         the demo with defaults (what `cargo run --release` runs)
 //! corridor-sim demo --seconds 30 --out out/demo
+//! corridor-sim run --scenario dense-4arm --out out/dense [--seconds 20]
+//! corridor-sim run --scenario path/to/my.toml --out out/mine
 //! ```
 //! The demo prints, last, one line:
 //! `summary: objects=.. mota=.. idf1=.. latency_p50_us=.. latency_p99_us=.. dropped=..`
@@ -23,6 +25,24 @@ struct Cli {
 enum Command {
     /// The built-in corridor: RSUs, vehicles and simulated sensors over an embedded zenoh peer network.
     Demo(DemoArgs),
+    /// A scenario (built-in name or TOML file, see docs/scenarios.md) over zenoh, scored.
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Built-in scenario name (dense-4arm, bus-occlusion, sensor-dropout, clock-skew) or a file.
+    #[arg(long)]
+    scenario: String,
+    /// Write tracks.csv, gt.csv and report.json here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Seconds to run instead of the scenario's duration.
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// No live progress line.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -64,6 +84,13 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Demo(a)) => a,
+        Some(Command::Run(r)) => {
+            let sc = simulations::scenario::load(&r.scenario)?;
+            let opts = simulations::run::RunOptions { seconds: r.seconds, out: r.out, progress: !r.quiet };
+            let report = simulations::run::run_scenario(&sc, opts).await?;
+            report.print_run();
+            return Ok(());
+        }
         None => DemoArgs::default(),
     };
     anyhow::ensure!(

@@ -5,9 +5,15 @@
 //! a track match in a frame when their centres are within `threshold_m`
 //! (2 m). Per frame, matches of the previous frame are kept while still within
 //! the threshold (CLEAR MOT, Bernardin & Stiefelhagen 2008); the rest are
-//! assigned by minimum total distance (Kuhn-Munkres from `pathfinding`).
+//! assigned by minimum total *squared* distance (Kuhn-Munkres from `pathfinding`).
 //! IDF1 (Ristani et al. 2016) assigns ground-truth ids to track ids once for
-//! the whole sequence, maximising frames matched.
+//! the whole sequence, maximising the frames in which both are present within
+//! the threshold.
+//!
+//! This is py-motmetrics 1.4.0's algorithm with `norm2squared_matrix(max_d2 =
+//! threshold^2)` (MOTP reported as the mean Euclidean distance, i.e. the mean
+//! of the square roots): `simulations/python/motmetrics_score.py` scores the same
+//! CSVs with motmetrics and `tests/motmetrics.rs` asserts that both agree.
 
 use pathfinding::kuhn_munkres::kuhn_munkres;
 use pathfinding::matrix::Matrix;
@@ -115,8 +121,8 @@ fn assign(n_rows: usize, n_cols: usize, cost: impl Fn(usize, usize) -> Option<f6
         .collect()
 }
 
-/// Scores `tracks` against `gt` with a match threshold in metres.
-pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
+/// CLEAR MOT and IDF1, and the CLEAR matches per (gt id, track id).
+fn score_inner(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> (MotScore, HashMap<(u64, u64), u64>) {
     let g = by_frame(gt);
     let t = by_frame(tracks);
     let frames: BTreeSet<u64> = g.keys().chain(t.keys()).copied().collect();
@@ -125,6 +131,7 @@ pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
     let mut prev: HashMap<u64, u64> = HashMap::new(); // gt id -> track id in the previous frame
     let mut dist_sum = 0.0;
     let mut id_pairs: HashMap<(u64, u64), u64> = HashMap::new();
+    let mut near_pairs: HashMap<(u64, u64), u64> = HashMap::new();
     let empty = Vec::new();
     for f in frames {
         let gs = g.get(&f).unwrap_or(&empty);
@@ -149,7 +156,7 @@ pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
         let ti_free: Vec<usize> = (0..ts.len()).filter(|&i| !t_used[i]).collect();
         for (r, c) in assign(gi_free.len(), ti_free.len(), |r, c| {
             let d = dist(gs[gi_free[r]], ts[ti_free[c]]);
-            (d <= threshold_m).then_some(d)
+            (d <= threshold_m).then_some(d * d)
         }) {
             matched.push((gi_free[r], ti_free[c]));
         }
@@ -167,6 +174,13 @@ pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
             *id_pairs.entry((gid, tid)).or_default() += 1;
         }
         prev = now_prev;
+        for gr in gs.iter() {
+            for tr in ts.iter() {
+                if dist(gr, tr) <= threshold_m {
+                    *near_pairs.entry((gr.id, tr.id)).or_default() += 1;
+                }
+            }
+        }
         s.matches += matched.len() as u64;
         s.false_negatives += (gs.len() - matched.len()) as u64;
         s.false_positives += (ts.len() - matched.len()) as u64;
@@ -174,21 +188,53 @@ pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
     s.mota =
         if s.gt > 0 { 1.0 - (s.false_negatives + s.false_positives + s.id_switches) as f64 / s.gt as f64 } else { 0.0 };
     s.motp_m = if s.matches > 0 { dist_sum / s.matches as f64 } else { 0.0 };
-    // IDF1: one global gt-id <-> track-id assignment maximising co-matched frames
+    // IDF1: one global gt-id <-> track-id assignment maximising frames together within the threshold
     let gt_ids: Vec<u64> = gt.iter().map(|r| r.id).collect::<BTreeSet<_>>().into_iter().collect();
     let tr_ids: Vec<u64> = tracks.iter().map(|r| r.id).collect::<BTreeSet<_>>().into_iter().collect();
     s.gt_ids = gt_ids.len();
     s.track_ids = tr_ids.len();
     s.gt_ids_matched = last_match.len();
-    let max_pair = id_pairs.values().copied().max().unwrap_or(0) as f64;
-    let idtp: u64 =
-        assign(gt_ids.len(), tr_ids.len(), |r, c| id_pairs.get(&(gt_ids[r], tr_ids[c])).map(|&n| max_pair - n as f64))
-            .into_iter()
-            .map(|(r, c)| id_pairs.get(&(gt_ids[r], tr_ids[c])).copied().unwrap_or(0))
-            .sum();
+    let max_pair = near_pairs.values().copied().max().unwrap_or(0) as f64;
+    let idtp: u64 = assign(gt_ids.len(), tr_ids.len(), |r, c| {
+        near_pairs.get(&(gt_ids[r], tr_ids[c])).map(|&n| max_pair - n as f64)
+    })
+    .into_iter()
+    .map(|(r, c)| near_pairs.get(&(gt_ids[r], tr_ids[c])).copied().unwrap_or(0))
+    .sum();
     let denom = gt.len() as f64 + tracks.len() as f64;
     s.idf1 = if denom > 0.0 { 2.0 * idtp as f64 / denom } else { 0.0 };
-    s
+    (s, id_pairs)
+}
+
+/// Scores `tracks` against `gt` with a match threshold in metres.
+pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
+    score_inner(gt, tracks, threshold_m).0
+}
+
+/// Scores per ground-truth class: each track counts for the class of the ground-truth object it
+/// was matched with most often (a track never matched counts for its own reported class), so a
+/// misclassified but well-tracked object does not become a miss plus a false track.
+pub fn score_per_class(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> BTreeMap<String, MotScore> {
+    let (_, pairs) = score_inner(gt, tracks, threshold_m);
+    let gt_class: HashMap<u64, &'static str> = gt.iter().map(|r| (r.id, r.class)).collect();
+    let mut best: HashMap<u64, (u64, u64)> = HashMap::new(); // track -> (frames, gt id)
+    for (&(g, t), &n) in &pairs {
+        let e = best.entry(t).or_insert((0, g));
+        if n > e.0 || (n == e.0 && g < e.1) {
+            *e = (n, g);
+        }
+    }
+    let track_class =
+        |r: &MotRow| -> &'static str { best.get(&r.id).and_then(|(_, g)| gt_class.get(g).copied()).unwrap_or(r.class) };
+    let classes: BTreeSet<&'static str> = gt.iter().map(|r| r.class).collect();
+    classes
+        .into_iter()
+        .map(|c| {
+            let g: Vec<MotRow> = gt.iter().filter(|r| r.class == c).cloned().collect();
+            let t: Vec<MotRow> = tracks.iter().filter(|r| track_class(r) == c).cloned().collect();
+            (c.to_owned(), score(&g, &t, threshold_m))
+        })
+        .collect()
 }
 
 #[cfg(test)]
