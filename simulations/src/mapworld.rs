@@ -114,7 +114,10 @@ struct Crossing {
 struct Walker {
     agent: Agent,
     crossing: usize,
-    forward: bool,
+    /// Along the sidewalk to the kerb, across, along the far sidewalk away.
+    legs: [Vector2<f64>; 4],
+    /// Current leg (0..3); leg 1 (the crossing) starts only on green.
+    leg: usize,
     walking: bool,
     walk_speed_mps: f64,
     progress_m: f64,
@@ -421,23 +424,36 @@ impl MapWorld {
         let c = &self.crossings[crossing];
         let forward = self.rng.gen::<bool>();
         let (from, to) = if forward { (c.from, c.to) } else { (c.to, c.from) };
-        let d = to - from;
+        // people wait spread over the kerb: up to 1.5 m back from the road, +-1.2 m across the
+        // crosswalk's width, so a group waiting is not one point
+        let u = (to - from).normalize();
+        let across = Vector2::new(-u.y, u.x) * self.rng.gen_range(-1.2..1.2);
+        let back = self.rng.gen_range(0.0..1.5);
+        let (from, to) = (from + across - u * back, to + across);
+        // they come along the sidewalk from outside the scored area and leave the same way, so
+        // nobody appears or vanishes in front of the sensors
+        let centre = self.centres[c.ix];
+        // the arm's axis: perpendicular to the crosswalk, pointing away from the junction
+        let perp = Vector2::new(-u.y, u.x);
+        let axis = if perp.dot(&((from + to) / 2.0 - centre)) >= 0.0 { perp } else { -perp };
+        let legs = [from + axis * 52.0, from, to, to + axis * 52.0];
+        let d = from - legs[0];
         let id = self.next_id;
         self.next_id += 1;
         let speed = self.rng.gen_range(1.1..1.6);
-        // a small offset along the crosswalk's width so walkers do not share one line
         self.walkers.push(Walker {
             agent: Agent {
                 id,
                 class: ObjectClass::Pedestrian,
                 size: Size3::new(0.5, 0.5, 1.75),
-                position: from,
+                position: legs[0],
                 heading_rad: d.y.atan2(d.x),
-                speed_mps: 0.0,
+                speed_mps: speed,
             },
             crossing,
-            forward,
-            walking: false,
+            legs,
+            leg: 0,
+            walking: true,
             walk_speed_mps: speed,
             progress_m: 0.0,
         });
@@ -447,8 +463,8 @@ impl MapWorld {
         let t = self.t_s;
         for w in &mut self.walkers {
             let c = &self.crossings[w.crossing];
-            let (from, to) = if w.forward { (c.from, c.to) } else { (c.to, c.from) };
-            let len = (to - from).norm();
+            let (from, to) = (w.legs[w.leg], w.legs[w.leg + 1]);
+            let len = (to - from).norm().max(1e-6);
             if !w.walking {
                 let plan = &self.plans[c.ix];
                 if plan.state(c.group, t).is_green() && plan.time_to_change(c.group, t) > len / w.walk_speed_mps + 2.0 {
@@ -458,14 +474,23 @@ impl MapWorld {
                 continue;
             }
             w.progress_m += w.agent.speed_mps * dt_s;
+            let d = to - from;
+            w.agent.heading_rad = d.y.atan2(d.x);
+            if w.progress_m >= len && w.leg < 2 {
+                w.leg += 1;
+                w.progress_m = 0.0;
+                w.agent.position = to;
+                if w.leg == 1 {
+                    // at the kerb: wait for green (or go on if there is time left)
+                    w.walking = false;
+                    w.agent.speed_mps = 0.0;
+                }
+                continue;
+            }
             let f = (w.progress_m / len).min(1.0);
-            w.agent.position = from + (to - from) * f;
+            w.agent.position = from + d * f;
         }
-        let crossings = &self.crossings;
-        self.walkers.retain(|w| {
-            let c = &crossings[w.crossing];
-            !w.walking || w.progress_m < (c.to - c.from).norm()
-        });
+        self.walkers.retain(|w| w.leg < 2 || w.progress_m < (w.legs[3] - w.legs[2]).norm());
     }
 }
 

@@ -56,6 +56,56 @@ pub fn to_csv(rows: &[MotRow]) -> String {
     s
 }
 
+/// A bad CSV line.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct CsvError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Reads rows written by [`to_csv`] (the header line is required).
+pub fn from_csv(text: &str) -> Result<Vec<MotRow>, CsvError> {
+    let mut lines = text.lines().enumerate();
+    match lines.next() {
+        Some((_, h)) if h.trim() == "frame,id,x,y,z,vx,vy,class,confidence" => {}
+        _ => {
+            return Err(CsvError {
+                line: 1,
+                message: "expected the header frame,id,x,y,z,vx,vy,class,confidence".into(),
+            })
+        }
+    }
+    let mut rows = Vec::new();
+    for (i, l) in lines {
+        if l.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = l.split(',').collect();
+        let bad = |what: &str| CsvError { line: i + 1, message: format!("{what} in `{l}`") };
+        if f.len() != 9 {
+            return Err(bad("expected 9 fields"));
+        }
+        let num = |k: usize| f[k].trim().parse::<f64>().map_err(|_| bad(&format!("field {k} is not a number")));
+        let int = |k: usize| f[k].trim().parse::<u64>().map_err(|_| bad(&format!("field {k} is not an integer")));
+        let class = corridor_model::ObjectClass::parse(f[7].trim()).map_or("unknown", |c| c.as_str());
+        rows.push(MotRow {
+            frame: int(0)?,
+            id: int(1)?,
+            x: num(2)?,
+            y: num(3)?,
+            z: num(4)?,
+            vx: num(5)?,
+            vy: num(6)?,
+            class,
+            confidence: num(8)?,
+        });
+    }
+    Ok(rows)
+}
+
 /// CLEAR MOT and identity scores.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct MotScore {
@@ -243,6 +293,14 @@ mod tests {
 
     fn row(frame: u64, id: u64, x: f64) -> MotRow {
         MotRow { frame, id, x, y: 0.0, z: 0.0, vx: 0.0, vy: 0.0, class: "car", confidence: 1.0 }
+    }
+
+    #[test]
+    fn csv_round_trips_and_bad_lines_are_named() {
+        let rows = vec![row(3, 7, 1.25), row(4, 7, -2.5)];
+        assert_eq!(from_csv(&to_csv(&rows)).unwrap(), rows);
+        let e = from_csv("frame,id,x,y,z,vx,vy,class,confidence\n1,2,x,0,0,0,0,car,1\n").unwrap_err();
+        assert_eq!(e.line, 2);
     }
 
     #[test]

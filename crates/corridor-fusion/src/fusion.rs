@@ -841,6 +841,14 @@ impl Fusion {
         let Some(snap) = self.snapshots.pop_back() else {
             return Err(late);
         };
+        // the tracks before the rollback: a replay that births an object from another frame
+        // than the first time (the late frame now comes first) must not rename it
+        let before: Vec<(TrackId, TrackStatus, Timestamp, Vector2<f64>)> = self
+            .tracks
+            .iter()
+            .map(|t| (t.id, t.status, t.first_seen, t.position_guess(t.t)))
+            .collect();
+        let first_new_id = self.next_id;
         self.tracks = snap.tracks;
         self.last_processed = snap.last_processed;
         (self.stats.tracks_created, self.stats.tracks_confirmed, self.stats.tracks_deleted) = snap.counters;
@@ -858,7 +866,53 @@ impl Fusion {
         }
         self.replaying = false;
         self.stats.replays += 1;
+        self.keep_ids_across_replay(&before, first_new_id);
         Ok(())
+    }
+
+    /// After a replay: a track born during the replay with a fresh id takes the id of a track
+    /// that existed before the replay, is gone now and was within `replay_id_match_m` of it
+    /// (nearest first), with its published status. Ids are still never reused: the fresh id is
+    /// simply never published.
+    fn keep_ids_across_replay(
+        &mut self,
+        before: &[(TrackId, TrackStatus, Timestamp, Vector2<f64>)],
+        first_new_id: u64,
+    ) {
+        let live: std::collections::HashSet<TrackId> = self.tracks.iter().map(|t| t.id).collect();
+        let mut orphans: Vec<&(TrackId, TrackStatus, Timestamp, Vector2<f64>)> =
+            before.iter().filter(|o| !live.contains(&o.0)).collect();
+        if orphans.is_empty() {
+            return;
+        }
+        let max_d = self.cfg.replay_id_match_m;
+        let mut renames = Vec::new();
+        for t in self.tracks.iter_mut().filter(|t| t.id.0 >= first_new_id) {
+            let p = t.position_guess(t.t);
+            let best = orphans
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (i, (o.3 - p).norm()))
+                .filter(|(_, d)| *d <= max_d)
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            if let Some((i, _)) = best {
+                let o = orphans.swap_remove(i);
+                renames.push((t.id, o.0));
+                t.id = o.0;
+                t.first_seen = t.first_seen.min(o.2);
+                if o.1 != TrackStatus::Tentative && t.status == TrackStatus::Tentative {
+                    t.status = TrackStatus::Confirmed;
+                }
+            }
+        }
+        for b in self.births.iter_mut() {
+            if let Some((_, to)) = renames.iter().find(|(from, _)| *from == b.2) {
+                b.2 = *to;
+            }
+        }
+        if !renames.is_empty() {
+            self.tracks.sort_by_key(|t| t.id);
+        }
     }
 
     /// After processing, the fused output to publish (confirmed + coasting tracks predicted to
