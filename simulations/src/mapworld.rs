@@ -424,12 +424,20 @@ impl MapWorld {
         let c = &self.crossings[crossing];
         let forward = self.rng.gen::<bool>();
         let (from, to) = if forward { (c.from, c.to) } else { (c.to, c.from) };
-        // people wait spread over the kerb: up to 1.5 m back from the road, +-1.2 m across the
+        // people wait spread over the kerb: up to 2.5 m back from the road, +-1.8 m across the
         // crosswalk's width, so a group waiting is not one point
+        // and keep a personal distance of 1.2 m from everyone else waiting (up to 20 tries)
         let u = (to - from).normalize();
-        let across = Vector2::new(-u.y, u.x) * self.rng.gen_range(-1.2..1.2);
-        let back = self.rng.gen_range(0.0..1.5);
-        let (from, to) = (from + across - u * back, to + across);
+        let mut spot = (from, to);
+        for _ in 0..20 {
+            let across = Vector2::new(-u.y, u.x) * self.rng.gen_range(-1.8..1.8);
+            let back = self.rng.gen_range(0.0..2.5);
+            spot = (from + across - u * back, to + across);
+            if self.walkers.iter().all(|w| (w.legs[1] - spot.0).norm() >= 1.2 && (w.legs[2] - spot.1).norm() >= 1.2) {
+                break;
+            }
+        }
+        let (from, to) = spot;
         // they come along the sidewalk from outside the scored area and leave the same way, so
         // nobody appears or vanishes in front of the sensors
         let centre = self.centres[c.ix];

@@ -92,6 +92,26 @@ impl Path {
         self.s.push(s);
     }
 
+    /// The speed allowed at `s` by the curves within 40 m ahead: each curve's speed for
+    /// `a_lat` lateral acceleration (curvature over 3 m), reachable by braking at `brake`.
+    pub(crate) fn curve_speed_limit(&self, s: f64, a_lat: f64, brake: f64) -> f64 {
+        let mut allowed = f64::INFINITY;
+        let end = self.length() - 3.0;
+        let mut d = 0.0;
+        while d <= 40.0 && s + d < end {
+            let (_, h0) = self.at(s + d);
+            let (_, h1) = self.at(s + d + 3.0);
+            let dh = (h1 - h0 + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
+            let kappa = dh.abs() / 3.0;
+            if kappa > 1e-3 {
+                let vc = (a_lat / kappa).sqrt();
+                allowed = allowed.min((vc * vc + 2.0 * brake * d).sqrt());
+            }
+            d += 1.5;
+        }
+        allowed
+    }
+
     pub(crate) fn length(&self) -> f64 {
         self.s.last().copied().unwrap_or(0.0)
     }
@@ -487,7 +507,8 @@ pub(crate) fn idm_step(vehicles: &mut Vec<Vehicle>, plans: &[SignalPlan], t: f64
         }
         // IDM
         let (a_max, b, s0, th): (f64, f64, f64, f64) = (1.5, 2.0, 2.0, 1.2);
-        let v0 = v.desired_mps;
+        // slow for curves ahead: lateral acceleration at most 2.5 m/s^2, braking 2 m/s^2 to get there
+        let v0 = v.desired_mps.min(v.path.curve_speed_limit(v.s, 2.5, 2.0)).max(2.0);
         let s_star = s0 + speed * th + speed * (speed - lead_speed) / (2.0 * (a_max * b).sqrt());
         let interaction = if gap.is_finite() { (s_star.max(0.0) / gap.max(0.1)).powi(2) } else { 0.0 };
         accel[i] = (a_max * (1.0 - (speed / v0).powi(4) - interaction)).max(-8.0);

@@ -189,6 +189,11 @@ pub struct FusionConfig {
     /// A coasting track is deleted after this long without update, s (default 1.5: bridges
     /// short occlusions and a sensor dropout).
     pub delete_coasting_after_s: f64,
+    /// A published track that was hidden behind a larger track from the sensors that missed
+    /// it (occlusion-aware coasting) is deleted only after this long without update, s
+    /// (default 3.0: a bus passing a pedestrian, or a car queued beside a bus). Misses while
+    /// hidden do not lower its score either.
+    pub delete_occluded_after_s: f64,
     /// A tentative track is deleted after this long without update, s (default 0.3).
     pub delete_tentative_after_s: f64,
     /// A track whose position sigma grows beyond this is deleted, m (default 6).
@@ -254,6 +259,7 @@ impl Default for FusionConfig {
             score_miss_weight: 0.25,
             coast_after_s: 0.25,
             delete_coasting_after_s: 1.5,
+            delete_occluded_after_s: 3.0,
             delete_tentative_after_s: 0.3,
             max_position_sigma_m: 6.0,
             duplicate_d2: 4.0,
@@ -282,7 +288,8 @@ impl FusionConfig {
         let err = |field: &'static str, value: &dyn std::fmt::Debug, reason: &'static str| {
             Err(ConfigError { field, value: format!("{value:?}"), reason })
         };
-        let positive: [(&'static str, f64); 27] = [
+        let positive: [(&'static str, f64); 28] = [
+            ("delete_occluded_after_s", self.delete_occluded_after_s),
             ("replay_id_match_m", self.replay_id_match_m),
             ("reorder_window_s", self.reorder_window_s),
             ("max_future_s", self.max_future_s),

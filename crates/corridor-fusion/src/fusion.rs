@@ -152,6 +152,8 @@ struct Scratch {
     grids: [Grid; SIGMA_BUCKETS_M.len()],
     matched_det: Vec<bool>,
     matched_track: Vec<bool>,
+    /// Published tracks that can hide others: (id, position, half length, footprint area).
+    occluders: Vec<(TrackId, Vector2<f64>, f64, f64)>,
     assign: AssignScratch,
 }
 
@@ -654,12 +656,34 @@ impl Fusion {
         }
         let range_m = cfg.sensor_range_m[kind_index(kind)];
         let score_miss = (1.0 - pd).max(1e-6).ln() * cfg.score_miss_weight;
-        for (ti, tr) in self.tracks.iter_mut().enumerate() {
-            if !sc.matched_track[ti] && tr.sensors.contains(si) && (tr.position_guess(t) - sensor_xy).norm() <= range_m
-            {
-                tr.record(false);
-                tr.add_score(score_miss, cfg);
+        // occluders: published tracks with a known footprint of at least 4 m^2 (cars and up)
+        sc.occluders.clear();
+        let any_published_miss =
+            self.tracks.iter().enumerate().any(|(ti, tr)| {
+                !sc.matched_track[ti] && tr.status != TrackStatus::Tentative && tr.sensors.contains(si)
+            });
+        for tr in self.tracks.iter().filter(|tr| any_published_miss && tr.status != TrackStatus::Tentative) {
+            if let Some([l, w, _]) = tr.size_m {
+                if l * w >= 4.0 {
+                    sc.occluders.push((tr.id, tr.position_guess(t), 0.5 * l.max(w), l * w));
+                }
             }
+        }
+        for (ti, tr) in self.tracks.iter_mut().enumerate() {
+            if sc.matched_track[ti] || !tr.sensors.contains(si) {
+                continue;
+            }
+            let p = tr.position_guess(t);
+            if (p - sensor_xy).norm() > range_m {
+                continue;
+            }
+            if tr.status != TrackStatus::Tentative && hidden_from(sensor_xy, tr, p, &sc.occluders) {
+                // predicted to be hidden from this sensor: not a miss (occlusion-aware coasting)
+                tr.occluded_at = Some(t);
+                continue;
+            }
+            tr.record(false);
+            tr.add_score(score_miss, cfg);
         }
 
         // 4. births, unless a live track is close (on the CV guess: cheap and good enough
@@ -843,11 +867,8 @@ impl Fusion {
         };
         // the tracks before the rollback: a replay that births an object from another frame
         // than the first time (the late frame now comes first) must not rename it
-        let before: Vec<(TrackId, TrackStatus, Timestamp, Vector2<f64>)> = self
-            .tracks
-            .iter()
-            .map(|t| (t.id, t.status, t.first_seen, t.position_guess(t.t)))
-            .collect();
+        let before: Vec<(TrackId, TrackStatus, Timestamp, Vector2<f64>)> =
+            self.tracks.iter().map(|t| (t.id, t.status, t.first_seen, t.position_guess(t.t))).collect();
         let first_new_id = self.next_id;
         self.tracks = snap.tracks;
         self.last_processed = snap.last_processed;
@@ -991,4 +1012,40 @@ impl Fusion {
     pub fn sensor_kind(&self, sensor: &SensorId) -> Option<SensorKind> {
         self.sensor_index(sensor).map(|i| self.sensors[i].spec.kind)
     }
+}
+
+/// Whether the track at `p` is at least half hidden, seen from `sensor`, behind nearer and
+/// larger tracks (bearing intervals, as a sensor's occlusion works).
+fn hidden_from(
+    sensor: Vector2<f64>,
+    tr: &Track,
+    p: Vector2<f64>,
+    occluders: &[(TrackId, Vector2<f64>, f64, f64)],
+) -> bool {
+    let rel = p - sensor;
+    let range = rel.norm();
+    if range < 1.0 {
+        return false;
+    }
+    let (half_m, area) = tr.size_m.map_or((0.3, 0.36), |[l, w, _]| (0.5 * l.max(w), l * w));
+    let bearing = rel.y.atan2(rel.x);
+    let half = (half_m / range).atan();
+    let mut covered = 0.0;
+    for &(id, q, q_half_m, q_area) in occluders {
+        if id == tr.id || q_area <= area {
+            continue;
+        }
+        let rq = q - sensor;
+        let q_range = rq.norm();
+        if q_range >= range || q_range < 1.0 {
+            continue;
+        }
+        let d = (rq.y.atan2(rq.x) - bearing + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU)
+            - std::f64::consts::PI;
+        let q_half = (q_half_m / q_range).atan();
+        let lo = (d - q_half).max(-half);
+        let hi = (d + q_half).min(half);
+        covered += (hi - lo).max(0.0);
+    }
+    covered >= half
 }
