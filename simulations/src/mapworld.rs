@@ -147,8 +147,15 @@ fn v2(p: [f64; 2]) -> Vector2<f64> {
     Vector2::new(p[0], p[1])
 }
 
+/// SUMO programmes: controller id -> (offset s, phases (duration s, state string)).
+pub type TlLogics = BTreeMap<String, (f64, Vec<(f64, String)>)>;
+
+/// A route being enumerated: lanes so far, stops (lane index in the route, junction, group),
+/// manoeuvres at signalized junctions.
+type Partial<'a> = (Vec<&'a str>, Vec<(usize, usize, u16)>, Vec<Manoeuvre>);
+
 /// Reads every `<tlLogic>` of a SUMO net: `id -> (offset_s, phases (duration_s, state))`.
-pub fn read_tl_logics(file: &str, xml: &str) -> Result<BTreeMap<String, (f64, Vec<(f64, String)>)>, MapWorldError> {
+pub fn read_tl_logics(file: &str, xml: &str) -> Result<TlLogics, MapWorldError> {
     use quick_xml::events::Event;
     let err = |message: String| MapWorldError::Programme { file: file.to_owned(), message };
     let mut reader = quick_xml::Reader::from_str(xml);
@@ -279,8 +286,7 @@ impl MapWorld {
         for (_, entry_lanes) in by_road {
             let mut routes = Vec::new();
             for (rank, lane) in entry_lanes.iter().enumerate() {
-                let mut stack: Vec<(Vec<&str>, Vec<(usize, usize, u16)>, Vec<Manoeuvre>)> =
-                    vec![(vec![lane.id.as_str()], vec![], vec![])];
+                let mut stack: Vec<Partial<'_>> = vec![(vec![lane.id.as_str()], vec![], vec![])];
                 while let Some((seq, stops, mans)) = stack.pop() {
                     let Some(last) = seq.last().copied() else { continue };
                     let next = conns.get(last).map(Vec::as_slice).unwrap_or_default();
