@@ -61,6 +61,9 @@ pub struct DemoConfig {
     pub out: Option<PathBuf>,
     /// Print a live progress line on stderr.
     pub progress: bool,
+    /// Run on this HD map (a SUMO `.net.xml`, e.g. `maps/demo-4arm/demo-4arm.net.xml`) with
+    /// one RSU per signalized junction, instead of the hand-built corridor.
+    pub map: Option<PathBuf>,
 }
 
 /// What the demo measured.
@@ -205,6 +208,44 @@ pub struct SystemSpec {
 
 /// Runs the demo and scores it.
 pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
+    if let Some(map) = &cfg.map {
+        let file = map.display().to_string();
+        let imported = corridor_hdmap::load_path(map, &corridor_hdmap::ImportOptions::default())
+            .with_context(|| format!("importing {file}"))?;
+        let xml = std::fs::read_to_string(map).with_context(|| format!("reading {file}"))?;
+        let world = crate::mapworld::MapWorld::new(
+            &file,
+            &imported.map,
+            &xml,
+            crate::mapworld::MapWorldConfig::default(),
+            ChaCha8Rng::seed_from_u64(cfg.seed),
+        )?;
+        let intersections = world
+            .junction_ids()
+            .iter()
+            .enumerate()
+            .map(|(k, j)| IntersectionSpec {
+                junction: j.clone(),
+                intersection: ix_name(k),
+                rsu: format!("rsu-{}", (b'a' + k as u8) as char),
+                sensors: default_layout(),
+            })
+            .collect();
+        return run_system(SystemSpec {
+            traffic: Box::new(world),
+            intersections,
+            faults: Vec::new(),
+            map_label: format!("map/{}", imported.map.version().to_hex()),
+            seconds: cfg.seconds,
+            warmup_s: 60.0,
+            vehicles: cfg.vehicles,
+            seed: cfg.seed,
+            out: cfg.out,
+            progress: cfg.progress,
+            scenario: None,
+        })
+        .await;
+    }
     let n = cfg.intersections;
     let plans = (0..n).map(|k| SignalPlan::two_phase(k as f64 * 18.0)).collect();
     let world = World::new(

@@ -3,6 +3,7 @@
 //! ```text
 //! corridor-sim                         the demo with defaults (what `cargo run --release` runs)
 //! corridor-sim demo --seconds 30 --out out/demo
+//! corridor-sim demo --map maps/demo-4arm/demo-4arm.net.xml --seconds 30
 //! corridor-sim run --scenario dense-4arm --out out/dense [--seconds 20]
 //! corridor-sim run --scenario path/to/my.toml --out out/mine
 //! ```
@@ -65,11 +66,15 @@ struct DemoArgs {
     /// No live progress line.
     #[arg(long)]
     quiet: bool,
+    /// Run on an HD map (SUMO .net.xml, e.g. maps/demo-4arm/demo-4arm.net.xml): one RSU per
+    /// signalized junction, traffic on its lanes; `--intersections` is then ignored.
+    #[arg(long)]
+    map: Option<PathBuf>,
 }
 
 impl Default for DemoArgs {
     fn default() -> Self {
-        Self { seconds: 30.0, intersections: 2, vehicles: 12, seed: 7, out: None, quiet: false }
+        Self { seconds: 30.0, intersections: 2, vehicles: 12, seed: 7, out: None, quiet: false, map: None }
     }
 }
 
@@ -111,6 +116,7 @@ async fn main() -> anyhow::Result<()> {
         seed: args.seed,
         out: args.out,
         progress: !args.quiet,
+        map: args.map,
     })
     .await?;
     report.print();
