@@ -1036,6 +1036,14 @@ fn hidden_from(
             continue;
         }
         let rq = q - sensor;
+        // cheap pre-test before any trigonometry: in front of the target's ray, nearer, and
+        // laterally close enough to cover some of it
+        let dir = rel / range;
+        let along = dir.dot(&rq);
+        let lateral = (dir.x * rq.y - dir.y * rq.x).abs();
+        if along <= 0.0 || along >= range || lateral > q_half_m + half_m + 0.5 {
+            continue;
+        }
         let q_range = rq.norm();
         if q_range >= range || q_range < 1.0 {
             continue;
