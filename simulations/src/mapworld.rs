@@ -475,7 +475,33 @@ impl MapWorld {
 
     fn step_walkers(&mut self, dt_s: f64) {
         let t = self.t_s;
-        for w in &mut self.walkers {
+        // people do not walk through each other: a walker closing on someone ahead going the
+        // same way (within 0.9 m across, 1.5 m ahead) keeps that person's pace
+        let snapshot: Vec<(Vector2<f64>, f64, f64, bool)> =
+            self.walkers.iter().map(|w| (w.agent.position, w.agent.heading_rad, w.walk_speed_mps, w.walking)).collect();
+        let mut pace: Vec<f64> = snapshot.iter().map(|x| x.2).collect();
+        for (i, &(p, h, _, walking)) in snapshot.iter().enumerate() {
+            if !walking {
+                continue;
+            }
+            let dir = Vector2::new(h.cos(), h.sin());
+            for (j, &(q, hq, vq, wq)) in snapshot.iter().enumerate() {
+                if i == j || !wq || (hq - h).cos() < 0.9 {
+                    continue;
+                }
+                let rel = q - p;
+                let along = rel.dot(&dir);
+                let across = (rel - dir * along).norm();
+                if along > 0.0 && along < 1.5 && across < 0.9 {
+                    pace[i] = pace[i].min(vq * (along / 1.5).clamp(0.5, 1.0));
+                }
+            }
+        }
+        for (w, pace) in self.walkers.iter_mut().zip(pace) {
+            if w.walking {
+                // people speed up over about a second (1.5 m/s^2) and slow down at once
+                w.agent.speed_mps = pace.min(w.agent.speed_mps + 1.5 * dt_s);
+            }
             let c = &self.crossings[w.crossing];
             let (from, to) = (w.legs[w.leg], w.legs[w.leg + 1]);
             let len = (to - from).norm().max(1e-6);
@@ -483,7 +509,6 @@ impl MapWorld {
                 let plan = &self.plans[c.ix];
                 if plan.state(c.group, t).is_green() && plan.time_to_change(c.group, t) > len / w.walk_speed_mps + 2.0 {
                     w.walking = true;
-                    w.agent.speed_mps = w.walk_speed_mps;
                 }
                 continue;
             }
