@@ -31,10 +31,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use zenoh::Wait;
 
-use crate::score::{score, to_csv, MotRow, MotScore};
-use crate::sensors::{default_layout, SimSensor};
+use crate::scenario::Fault;
+use crate::score::{score, score_per_class, to_csv, MotRow, MotScore};
+use crate::sensors::{default_layout, SensorProfile, SimSensor};
 use crate::signals::SignalPlan;
-use crate::world::{Agent, World, WorldConfig};
+use crate::world::{Agent, Traffic, World, WorldConfig};
+use corridor_model::SensorExtrinsics;
 
 /// Scoring radius around each intersection centre, m.
 pub const SCORE_RADIUS_M: f64 = 60.0;
@@ -59,6 +61,9 @@ pub struct DemoConfig {
     pub out: Option<PathBuf>,
     /// Print a live progress line on stderr.
     pub progress: bool,
+    /// Run on this HD map (a SUMO `.net.xml`, e.g. `maps/demo-4arm/demo-4arm.net.xml`) with
+    /// one RSU per signalized junction, instead of the hand-built corridor.
+    pub map: Option<PathBuf>,
 }
 
 /// What the demo measured.
@@ -87,6 +92,12 @@ pub struct DemoReport {
     pub vehicles: usize,
     /// RSUs.
     pub rsus: usize,
+    /// Scores per ground-truth class (a track counts for the class of the object it matched most).
+    pub per_class: std::collections::BTreeMap<String, MotScore>,
+    /// The scenario run, if any.
+    pub scenario: Option<String>,
+    /// Faults injected, by kind (`dropout_frames`, `flood_frames`, `malformed_sent`).
+    pub injected: std::collections::BTreeMap<String, u64>,
 }
 
 impl DemoReport {
@@ -110,6 +121,40 @@ impl DemoReport {
     }
 }
 
+impl DemoReport {
+    /// Prints the details and, last, the scenario summary line:
+    /// `summary: scenario=.. gt_tracks=.. mota=.. motp_m=.. idf1=.. id_switches=.. fp=.. fn=.. latency_p50_us=.. latency_p99_us=.. dropped=..`
+    pub fn print_run(&self) {
+        let s = &self.score;
+        for (c, cs) in &self.per_class {
+            println!(
+                "class {c}: gt_tracks={} mota={:.3} idf1={:.3} id_switches={} fp={} fn={}",
+                cs.gt_ids, cs.mota, cs.idf1, cs.id_switches, cs.false_positives, cs.false_negatives
+            );
+        }
+        let inj: Vec<String> = self.injected.iter().map(|(k, n)| format!("{k}={n}")).collect();
+        if !inj.is_empty() {
+            println!("faults injected: {}", inj.join(" "));
+        }
+        let reasons: Vec<String> = self.drop_reasons.iter().map(|(k, n)| format!("{k}={n}")).collect();
+        println!("drops: total={} {}", self.dropped, reasons.join(" "));
+        println!(
+            "summary: scenario={} gt_tracks={} mota={:.3} motp_m={:.3} idf1={:.3} id_switches={} fp={} fn={} latency_p50_us={} latency_p99_us={} dropped={}",
+            self.scenario.as_deref().unwrap_or("-"),
+            s.gt_ids,
+            s.mota,
+            s.motp_m,
+            s.idf1,
+            s.id_switches,
+            s.false_positives,
+            s.false_negatives,
+            self.latency_p50_us,
+            self.latency_p99_us,
+            self.dropped
+        );
+    }
+}
+
 fn ix_name(k: usize) -> String {
     format!("ix-{}", (b'a' + k as u8) as char)
 }
@@ -121,8 +166,132 @@ struct Latencies {
     received: u64,
 }
 
+/// One intersection of a run: its names and sensors.
+#[derive(Debug, Clone)]
+pub struct IntersectionSpec {
+    /// The junction's id in the map (what faults name with `rsu = ...`).
+    pub junction: String,
+    /// Intersection id (key-safe).
+    pub intersection: String,
+    /// RSU id (key-safe).
+    pub rsu: String,
+    /// Sensors: id, profile, pose in the intersection's ENU frame.
+    pub sensors: Vec<(String, SensorProfile, SensorExtrinsics)>,
+}
+
+/// Everything a run needs: the traffic, the intersections (in the order of
+/// [`Traffic::centres`]), faults, timing and outputs.
+pub struct SystemSpec {
+    /// The traffic world.
+    pub traffic: Box<dyn Traffic>,
+    /// One per signalized intersection.
+    pub intersections: Vec<IntersectionSpec>,
+    /// Scripted faults.
+    pub faults: Vec<Fault>,
+    /// Label hashed into the map version the RSUs announce.
+    pub map_label: String,
+    /// Seconds scored.
+    pub seconds: f64,
+    /// Seconds of traffic before the sensors start.
+    pub warmup_s: f64,
+    /// SDK vehicles.
+    pub vehicles: usize,
+    /// Seed of the sensors.
+    pub seed: u64,
+    /// Output directory.
+    pub out: Option<PathBuf>,
+    /// Live progress on stderr.
+    pub progress: bool,
+    /// Scenario name for the report.
+    pub scenario: Option<String>,
+}
+
 /// Runs the demo and scores it.
 pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
+    if let Some(map) = &cfg.map {
+        let file = map.display().to_string();
+        let imported = corridor_hdmap::load_path(map, &corridor_hdmap::ImportOptions::default())
+            .with_context(|| format!("importing {file}"))?;
+        let xml = std::fs::read_to_string(map).with_context(|| format!("reading {file}"))?;
+        let world = crate::mapworld::MapWorld::new(
+            &file,
+            &imported.map,
+            &xml,
+            crate::mapworld::MapWorldConfig::default(),
+            ChaCha8Rng::seed_from_u64(cfg.seed),
+        )?;
+        let intersections = world
+            .junction_ids()
+            .iter()
+            .enumerate()
+            .map(|(k, j)| IntersectionSpec {
+                junction: j.clone(),
+                intersection: ix_name(k),
+                rsu: format!("rsu-{}", (b'a' + k as u8) as char),
+                sensors: default_layout(),
+            })
+            .collect();
+        return run_system(SystemSpec {
+            traffic: Box::new(world),
+            intersections,
+            faults: Vec::new(),
+            map_label: format!("map/{}", imported.map.version().to_hex()),
+            seconds: cfg.seconds,
+            warmup_s: 60.0,
+            vehicles: cfg.vehicles,
+            seed: cfg.seed,
+            out: cfg.out,
+            progress: cfg.progress,
+            scenario: None,
+        })
+        .await;
+    }
+    let n = cfg.intersections;
+    let plans = (0..n).map(|k| SignalPlan::two_phase(k as f64 * 18.0)).collect();
+    let world = World::new(
+        WorldConfig { intersections: n, ..WorldConfig::default() },
+        plans,
+        ChaCha8Rng::seed_from_u64(cfg.seed),
+    );
+    let intersections = (0..n)
+        .map(|k| IntersectionSpec {
+            junction: ix_name(k),
+            intersection: ix_name(k),
+            rsu: format!("rsu-{}", (b'a' + k as u8) as char),
+            sensors: default_layout(),
+        })
+        .collect();
+    run_system(SystemSpec {
+        traffic: Box::new(world),
+        intersections,
+        faults: Vec::new(),
+        map_label: format!("builtin-corridor/{n}x250m/v1"),
+        seconds: cfg.seconds,
+        warmup_s: WARMUP_S,
+        vehicles: cfg.vehicles,
+        seed: cfg.seed,
+        out: cfg.out,
+        progress: cfg.progress,
+        scenario: None,
+    })
+    .await
+}
+
+/// Runs a system over zenoh on loopback and scores what the first vehicle knew.
+pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
+    let SystemSpec {
+        mut traffic,
+        intersections,
+        faults,
+        map_label,
+        seconds,
+        warmup_s,
+        vehicles: n_vehicles,
+        seed,
+        out,
+        progress,
+        scenario,
+    } = spec;
     let region = RegionId::new("demo")?;
     let port = presets::free_loopback_port().context("binding a loopback port")?;
     let hub_ep = presets::loopback_tcp(port);
@@ -130,19 +299,18 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
         .await
         .map_err(|e| anyhow::anyhow!("opening the hub zenoh session on {hub_ep}: {e}"))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let layout = default_layout();
-    let map_version = corridor_model::MapVersion(
-        *blake3::hash(format!("builtin-corridor/{}x250m/v1", cfg.intersections).as_bytes()).as_bytes(),
-    );
+    let map_version = corridor_model::MapVersion(*blake3::hash(map_label.as_bytes()).as_bytes());
+    let n = intersections.len();
+    anyhow::ensure!(n == traffic.centres().len(), "{n} intersections for {} centres", traffic.centres().len());
 
     // RSUs
     let mut rsus = Vec::new();
     let mut rsu_sessions = Vec::new();
-    for k in 0..cfg.intersections {
+    for (k, ix) in intersections.iter().enumerate() {
         let rsu_cfg = RsuConfig {
             region: region.clone(),
-            rsu: RsuId::new(format!("rsu-{}", (b'a' + k as u8) as char))?,
-            intersection: IntersectionId::new(ix_name(k))?,
+            rsu: RsuId::new(&ix.rsu)?,
+            intersection: IntersectionId::new(&ix.intersection)?,
             map_version: map_version.to_hex(),
             map: None,
             rules: None,
@@ -153,7 +321,8 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
             cloud: None,
             events: Default::default(),
             zenoh: ZenohSection { mode: "peer".into(), listen: vec![], connect: vec![hub_ep.clone()] },
-            sensors: layout
+            sensors: ix
+                .sensors
                 .iter()
                 .map(|(id, p, ext)| {
                     let t = ext.enu_from_sensor.translation.vector;
@@ -185,11 +354,11 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
     }));
     let observed: Arc<Mutex<Vec<StateUpdate>>> = Arc::new(Mutex::new(Vec::new()));
     let mut vehicles = Vec::new();
-    for v in 0..cfg.vehicles {
+    for v in 0..n_vehicles {
         let route: Vec<IntersectionId> = if v == 0 || v % 2 == 1 {
-            (0..cfg.intersections).map(|k| IntersectionId::new(ix_name(k))).collect::<Result<_, _>>()?
+            intersections.iter().map(|ix| IntersectionId::new(&ix.intersection)).collect::<Result<_, _>>()?
         } else {
-            vec![IntersectionId::new(ix_name(v / 2 % cfg.intersections))?]
+            vec![IntersectionId::new(&intersections[v / 2 % n].intersection)?]
         };
         let lat = Arc::clone(&latencies);
         let obs = (v == 0).then(|| Arc::clone(&observed));
@@ -218,27 +387,29 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
     tokio::time::sleep(Duration::from_millis(800)).await;
 
     // the world and its sensors
-    let n = cfg.intersections;
-    let plans = (0..n).map(|k| SignalPlan::two_phase(k as f64 * 18.0)).collect();
-    let mut world = World::new(
-        WorldConfig { intersections: n, ..WorldConfig::default() },
-        plans,
-        ChaCha8Rng::seed_from_u64(cfg.seed),
-    );
-    while world.t_s < WARMUP_S {
-        world.step(DT_S);
+    while traffic.time_s() < warmup_s {
+        traffic.step(DT_S);
     }
-    let mut sensor_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5e45_0123);
+    let centres = traffic.centres();
+    let mut sensor_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5e45_0123);
     let mut sensors = Vec::new();
     let mut det_pubs = Vec::new();
     let mut sig_pubs = Vec::new();
-    for k in 0..n {
-        let rsu = RsuId::new(format!("rsu-{}", (b'a' + k as u8) as char))?;
-        for (id, profile, ext) in &layout {
+    for (k, ix) in intersections.iter().enumerate() {
+        let rsu = RsuId::new(&ix.rsu)?;
+        for (id, profile, ext) in &ix.sensors {
             let sensor = SensorId::new(id)?;
             let key = Key::Detections { region: region.clone(), rsu: rsu.clone(), sensor: sensor.clone() };
             det_pubs.push(presets::declare_publisher(&hub, &key).await.map_err(|e| anyhow::anyhow!("{key}: {e}"))?);
-            sensors.push((k, SimSensor::new(sensor, profile.clone(), *ext, world.centre(k), &mut sensor_rng)));
+            let mut sim = SimSensor::new(sensor, profile.clone(), *ext, centres[k], &mut sensor_rng);
+            for f in &faults {
+                if let Fault::ClockSkew { sensor, rsu, offset_ms } = f {
+                    if sensor == id && rsu.as_ref().is_none_or(|r| *r == ix.junction) {
+                        sim.skew_s = offset_ms / 1000.0;
+                    }
+                }
+            }
+            sensors.push((k, ix.junction.clone(), sim));
         }
         let key = Key::Signals { region: region.clone(), rsu };
         sig_pubs.push(presets::declare_publisher(&hub, &key).await.map_err(|e| anyhow::anyhow!("{key}: {e}"))?);
@@ -246,13 +417,12 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
 
     let stop = Arc::new(AtomicBool::new(false));
     let progress_stats = Arc::clone(&latencies);
-    let seconds = cfg.seconds;
-    let progress = cfg.progress;
     let sim_clock = Arc::clone(&clock);
     let sim = std::thread::Builder::new().name("sim".into()).spawn(move || {
-        run_world(world, sensors, det_pubs, sig_pubs, sensor_rng, sim_clock, seconds, progress, progress_stats, stop)
+        let run = SimRun { faults, seconds, progress, stats: progress_stats, stop };
+        run_world(traffic, sensors, det_pubs, sig_pubs, sensor_rng, sim_clock, run)
     })?;
-    let (gt_rows, t0, centres) = tokio::task::spawn_blocking(move || sim.join())
+    let (gt_rows, t0, injected) = tokio::task::spawn_blocking(move || sim.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the simulation thread panicked"))?;
 
@@ -272,10 +442,13 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
     }
     let dropped: u64 = drop_reasons.values().sum();
     let observed = std::mem::take(&mut *observed.lock().unwrap_or_else(PoisonError::into_inner));
-    let track_rows = tracks_at_ticks(&observed, t0, &centres, gt_rows.iter().map(|r| r.frame).max().unwrap_or(0));
+    let names: Vec<&str> = intersections.iter().map(|ix| ix.intersection.as_str()).collect();
+    let track_rows =
+        tracks_at_ticks(&observed, t0, &names, &centres, gt_rows.iter().map(|r| r.frame).max().unwrap_or(0));
     let gt_frames: std::collections::BTreeSet<u64> = gt_rows.iter().map(|r| r.frame).collect();
     let track_rows: Vec<MotRow> = track_rows.into_iter().filter(|r| gt_frames.contains(&r.frame)).collect();
     let sc = score(&gt_rows, &track_rows, MATCH_THRESHOLD_M);
+    let per_class = score_per_class(&gt_rows, &track_rows, MATCH_THRESHOLD_M);
     let l = latencies.lock().unwrap_or_else(PoisonError::into_inner);
     let report = DemoReport {
         score: sc,
@@ -287,11 +460,14 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
         states_published,
         dropped,
         drop_reasons,
-        vehicles: cfg.vehicles,
+        vehicles: n_vehicles,
         rsus: n,
+        per_class,
+        scenario,
+        injected,
     };
     drop(l);
-    if let Some(dir) = &cfg.out {
+    if let Some(dir) = &out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         std::fs::write(dir.join("gt.csv"), to_csv(&gt_rows))
             .with_context(|| format!("writing {}/gt.csv", dir.display()))?;
@@ -309,36 +485,52 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
     Ok(report)
 }
 
-/// The sim thread: steps the world in real time, runs the sensors and the signal controllers,
-/// publishes their output, records ground truth every 0.1 s. Returns (gt rows, t0, centres).
-#[allow(clippy::too_many_arguments)]
-fn run_world(
-    mut world: World,
-    mut sensors: Vec<(usize, SimSensor)>,
-    det_pubs: Vec<zenoh::pubsub::Publisher<'static>>,
-    sig_pubs: Vec<zenoh::pubsub::Publisher<'static>>,
-    mut rng: ChaCha8Rng,
-    clock: Arc<dyn Clock>,
+/// What the sim thread runs besides the world and the sensors.
+struct SimRun {
+    faults: Vec<Fault>,
     seconds: f64,
     progress: bool,
     stats: Arc<Mutex<Latencies>>,
     stop: Arc<AtomicBool>,
-) -> (Vec<MotRow>, Timestamp, Vec<Vector2<f64>>) {
-    let start_s = world.t_s;
+}
+
+fn fault_targets(sensor: &str, rsu: &Option<String>, id: &SensorId, junction: &str) -> bool {
+    sensor == id.as_str() && rsu.as_ref().is_none_or(|r| r == junction)
+}
+
+/// The sim thread: steps the world in real time, runs the sensors (with the scripted faults)
+/// and the signal controllers, publishes their output, records ground truth every 0.1 s.
+/// Returns (gt rows, UTC of frame 0, injected fault counts).
+fn run_world(
+    mut world: Box<dyn Traffic>,
+    mut sensors: Vec<(usize, String, SimSensor)>,
+    det_pubs: Vec<zenoh::pubsub::Publisher<'static>>,
+    sig_pubs: Vec<zenoh::pubsub::Publisher<'static>>,
+    mut rng: ChaCha8Rng,
+    clock: Arc<dyn Clock>,
+    run: SimRun,
+) -> (Vec<MotRow>, Timestamp, std::collections::BTreeMap<String, u64>) {
+    use rand::Rng as _;
+    let start_s = world.time_s();
     // t0 maps simulation time to UTC: utc = t0 + t_s
     let wall_start = clock.now();
     let t0 = wall_start.add_secs_f64(-start_s);
-    let centres: Vec<Vector2<f64>> = (0..world.intersections()).map(|k| world.centre(k)).collect();
+    let centres = world.centres();
     let mut pending: Vec<(Timestamp, usize, Vec<u8>)> = Vec::new();
     let mut gt = Vec::new();
-    let steps = (seconds / DT_S).round() as u64;
+    let mut injected = std::collections::BTreeMap::new();
+    let malformed_hz: f64 =
+        run.faults.iter().map(|f| if let Fault::MalformedMessages { rate_hz } = f { *rate_hz } else { 0.0 }).sum();
+    let mut next_malformed = vec![0.0f64; sensors.len()];
+    let steps = (run.seconds / DT_S).round() as u64;
     let mut last_progress = 0u64;
     for step in 0..steps {
-        if stop.load(Ordering::Relaxed) {
+        if run.stop.load(Ordering::Relaxed) {
             break;
         }
         world.step(DT_S);
-        let t_s = world.t_s;
+        let t_s = world.time_s();
+        let rel_s = t_s - start_s;
         // pace to real time
         let due = t0.add_secs_f64(t_s);
         let now = clock.now();
@@ -346,20 +538,58 @@ fn run_world(
             std::thread::sleep(Duration::from_nanos(due.nanos_since(now) as u64));
         }
         let agents = world.agents();
-        for (i, (k, sensor)) in sensors.iter_mut().enumerate() {
-            if t_s + 1e-9 >= sensor.next_capture_s {
-                let (frame, latency_s) = sensor.capture(&agents, t_s, t0, &mut rng);
-                let header = Header::new(
-                    PayloadKind::Detections,
-                    sensor.id.as_str(),
-                    frame.frame_seq,
-                    frame.capture_time,
-                    frame.capture_time,
-                );
-                match encode(&header, &frame) {
-                    Ok(bytes) => pending.push((t0.add_secs_f64(t_s + latency_s), i, bytes)),
-                    Err(e) => tracing::error!(sensor = %sensor.id, intersection = k, error = %e, "encode failed"),
+        for (i, (k, junction, sensor)) in sensors.iter_mut().enumerate() {
+            if malformed_hz > 0.0 && rel_s >= next_malformed[i] {
+                next_malformed[i] = rel_s + 1.0 / malformed_hz;
+                // garbage: random bytes, or a valid frame cut short
+                let len = rng.gen_range(1..200);
+                let bytes: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+                pending.push((t0.add_secs_f64(t_s), i, bytes));
+                *injected.entry("malformed_sent".to_owned()).or_insert(0) += 1;
+            }
+            if t_s + 1e-9 < sensor.next_capture_s {
+                continue;
+            }
+            let dropped = run.faults.iter().any(|f| match f {
+                Fault::SensorDropout { sensor: s, rsu, from_s, to_s } => {
+                    fault_targets(s, rsu, &sensor.id, junction) && (*from_s..*to_s).contains(&rel_s)
                 }
+                _ => false,
+            });
+            if dropped {
+                sensor.next_capture_s = t_s + 1.0 / sensor.profile.rate_hz;
+                *injected.entry("dropout_frames".to_owned()).or_insert(0) += 1;
+                continue;
+            }
+            let flood: f64 = run
+                .faults
+                .iter()
+                .map(|f| match f {
+                    Fault::DetectionFlood { sensor: s, rsu, factor, from_s, to_s }
+                        if fault_targets(s, rsu, &sensor.id, junction) && (*from_s..*to_s).contains(&rel_s) =>
+                    {
+                        *factor
+                    }
+                    _ => 1.0,
+                })
+                .product();
+            let base_fa = sensor.profile.false_alarms;
+            if flood > 1.0 {
+                sensor.profile.false_alarms = base_fa * flood;
+                *injected.entry("flood_frames".to_owned()).or_insert(0) += 1;
+            }
+            let (frame, latency_s) = sensor.capture(&agents, t_s, t0, &mut rng);
+            sensor.profile.false_alarms = base_fa;
+            let header = Header::new(
+                PayloadKind::Detections,
+                sensor.id.as_str(),
+                frame.frame_seq,
+                frame.capture_time,
+                frame.capture_time,
+            );
+            match encode(&header, &frame) {
+                Ok(bytes) => pending.push((t0.add_secs_f64(t_s + latency_s), i, bytes)),
+                Err(e) => tracing::error!(sensor = %sensor.id, intersection = *k, error = %e, "encode failed"),
             }
         }
         // release frames whose latency has passed
@@ -371,10 +601,10 @@ fn run_world(
                 tracing::warn!(error = %e, "detection publish failed");
             }
         }
-        if step % 10 == 0 {
-            let frame = (t_s / 0.1).round() as u64;
+        if (step + 1) % 10 == 0 {
+            let frame = (rel_s / 0.1).round() as u64;
             for (k, pubr) in sig_pubs.iter().enumerate() {
-                let sf = SignalFrame { time: t0.add_secs_f64(t_s), groups: world.plan(k).snapshot(t_s, t0) };
+                let sf = SignalFrame { time: t0.add_secs_f64(t_s), groups: world.signal_snapshot(k, t0) };
                 let header = Header::new(PayloadKind::Signals, "signal-ctl", frame, sf.time, sf.time);
                 if let Ok(bytes) = encode(&header, &sf) {
                     let _ = pubr.put(bytes).wait();
@@ -382,16 +612,16 @@ fn run_world(
             }
             gt.extend(gt_rows(&agents, &centres, frame));
         }
-        if progress && step - last_progress >= 100 {
+        if run.progress && step - last_progress >= 100 {
             last_progress = step;
-            let l = stats.lock().unwrap_or_else(PoisonError::into_inner);
+            let l = run.stats.lock().unwrap_or_else(PoisonError::into_inner);
             let p50 = l.capture.value_at_quantile(0.5);
             let received = l.received;
             drop(l);
             eprint!(
                 "\r  t={:5.1}s/{:.0}s  agents={:3}  states received={:6}  capture->vehicle p50={:6.1} ms ",
-                t_s - start_s,
-                seconds,
+                rel_s,
+                run.seconds,
                 agents.len(),
                 received,
                 p50 as f64 / 1000.0
@@ -399,10 +629,10 @@ fn run_world(
             let _ = std::io::stderr().flush();
         }
     }
-    if progress {
+    if run.progress {
         eprintln!();
     }
-    (gt, t0, centres)
+    (gt, t0.add_secs_f64(start_s), injected)
 }
 
 fn gt_rows(agents: &[Agent], centres: &[Vector2<f64>], frame: u64) -> Vec<MotRow> {
@@ -428,12 +658,18 @@ fn gt_rows(agents: &[Agent], centres: &[Vector2<f64>], frame: u64) -> Vec<MotRow
 
 /// What the observing vehicle knew at each 0.1 s tick: per intersection, the latest state
 /// received by then, its objects predicted to the tick, in world coordinates.
-fn tracks_at_ticks(observed: &[StateUpdate], t0: Timestamp, centres: &[Vector2<f64>], last_frame: u64) -> Vec<MotRow> {
+fn tracks_at_ticks(
+    observed: &[StateUpdate],
+    t0: Timestamp,
+    names: &[&str],
+    centres: &[Vector2<f64>],
+    last_frame: u64,
+) -> Vec<MotRow> {
     let mut rows = Vec::new();
     let mut by_ix: Vec<Vec<&StateUpdate>> = vec![Vec::new(); centres.len()];
     for u in observed {
         let name = u.state.intersection.as_str();
-        if let Some(k) = (0..centres.len()).find(|&k| ix_name(k) == name) {
+        if let Some(k) = names.iter().position(|n| *n == name) {
             by_ix[k].push(u);
         }
     }

@@ -2,6 +2,9 @@
 //! simulated roadside sensors, and scoring against ground truth.
 //!
 //! - [`world`]: the deterministic traffic world (vehicles that turn and queue, pedestrians).
+//! - [`mapworld`]: traffic on an HD map (lanes, connections, SUMO fixed-time programmes).
+//! - [`run`]: `corridor-sim run --scenario`: a scenario end to end over zenoh.
+//! - [`scenario`]: scenario files (TOML) and the built-in scenarios.
 //! - [`signals`]: fixed-time signal plans and the SPaT they produce.
 //! - [`sensors`]: lidar and camera models with the default acceptance profiles.
 //! - [`score`]: MOTChallenge-style CSV and CLEAR MOT / IDF1 scoring.
@@ -10,6 +13,9 @@
 #![forbid(unsafe_code)]
 
 pub mod demo;
+pub mod mapworld;
+pub mod run;
+pub mod scenario;
 pub mod score;
 pub mod sensors;
 pub mod signals;

@@ -4,6 +4,9 @@
 //! corridor-sim                         the demo with defaults (what `cargo run --release` runs)
 //! corridor-sim demo --seconds 30 --out out/demo
 //! corridor-sim sumo --sumocfg simulations/sumo/arterial-3/arterial-3.sumocfg --out out/sumo --seconds 120
+//! corridor-sim demo --map maps/demo-4arm/demo-4arm.net.xml --seconds 30
+//! corridor-sim run --scenario dense-4arm --out out/dense [--seconds 20]
+//! corridor-sim run --scenario path/to/my.toml --out out/mine
 //! ```
 //! The demo prints, last, one line:
 //! `summary: objects=.. mota=.. idf1=.. latency_p50_us=.. latency_p99_us=.. dropped=..`
@@ -26,6 +29,8 @@ enum Command {
     Demo(DemoArgs),
     /// SUMO co-simulation: one RSU per traffic-light junction, scored against SUMO (docs/sumo.md).
     Sumo(SumoArgs),
+    /// A scenario (built-in name or TOML file, see docs/scenarios.md) over zenoh, scored.
+    Run(RunArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,6 +74,22 @@ struct SumoArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Built-in scenario name (dense-4arm, bus-occlusion, sensor-dropout, clock-skew) or a file.
+    #[arg(long)]
+    scenario: String,
+    /// Write tracks.csv, gt.csv and report.json here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Seconds to run instead of the scenario's duration.
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// No live progress line.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
 struct DemoArgs {
     /// Seconds of simulated (and wall-clock) time.
     #[arg(long, default_value_t = 30.0)]
@@ -88,11 +109,15 @@ struct DemoArgs {
     /// No live progress line.
     #[arg(long)]
     quiet: bool,
+    /// Run on an HD map (SUMO .net.xml, e.g. maps/demo-4arm/demo-4arm.net.xml): one RSU per
+    /// signalized junction, traffic on its lanes; `--intersections` is then ignored.
+    #[arg(long)]
+    map: Option<PathBuf>,
 }
 
 impl Default for DemoArgs {
     fn default() -> Self {
-        Self { seconds: 30.0, intersections: 2, vehicles: 12, seed: 7, out: None, quiet: false }
+        Self { seconds: 30.0, intersections: 2, vehicles: 12, seed: 7, out: None, quiet: false, map: None }
     }
 }
 
@@ -108,6 +133,13 @@ async fn main() -> anyhow::Result<()> {
     let args = match cli.command {
         Some(Command::Demo(a)) => a,
         Some(Command::Sumo(a)) => return run_sumo_cmd(a).await,
+        Some(Command::Run(r)) => {
+            let sc = simulations::scenario::load(&r.scenario)?;
+            let opts = simulations::run::RunOptions { seconds: r.seconds, out: r.out, progress: !r.quiet };
+            let report = simulations::run::run_scenario(&sc, opts).await?;
+            report.print_run();
+            return Ok(());
+        }
         None => DemoArgs::default(),
     };
     anyhow::ensure!(
@@ -128,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
         seed: args.seed,
         out: args.out,
         progress: !args.quiet,
+        map: args.map,
     })
     .await?;
     report.print();

@@ -5,9 +5,15 @@
 //! a track match in a frame when their centres are within `threshold_m`
 //! (2 m). Per frame, matches of the previous frame are kept while still within
 //! the threshold (CLEAR MOT, Bernardin & Stiefelhagen 2008); the rest are
-//! assigned by minimum total distance (Kuhn-Munkres from `pathfinding`).
+//! assigned by minimum total *squared* distance (Kuhn-Munkres from `pathfinding`).
 //! IDF1 (Ristani et al. 2016) assigns ground-truth ids to track ids once for
-//! the whole sequence, maximising frames matched.
+//! the whole sequence, maximising the frames in which both are present within
+//! the threshold.
+//!
+//! This is py-motmetrics 1.4.0's algorithm with `norm2squared_matrix(max_d2 =
+//! threshold^2)` (MOTP reported as the mean Euclidean distance, i.e. the mean
+//! of the square roots): `simulations/python/motmetrics_score.py` scores the same
+//! CSVs with motmetrics and `tests/motmetrics.rs` asserts that both agree.
 
 use pathfinding::kuhn_munkres::kuhn_munkres;
 use pathfinding::matrix::Matrix;
@@ -48,6 +54,56 @@ pub fn to_csv(rows: &[MotRow]) -> String {
         );
     }
     s
+}
+
+/// A bad CSV line.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct CsvError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Reads rows written by [`to_csv`] (the header line is required).
+pub fn from_csv(text: &str) -> Result<Vec<MotRow>, CsvError> {
+    let mut lines = text.lines().enumerate();
+    match lines.next() {
+        Some((_, h)) if h.trim() == "frame,id,x,y,z,vx,vy,class,confidence" => {}
+        _ => {
+            return Err(CsvError {
+                line: 1,
+                message: "expected the header frame,id,x,y,z,vx,vy,class,confidence".into(),
+            })
+        }
+    }
+    let mut rows = Vec::new();
+    for (i, l) in lines {
+        if l.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = l.split(',').collect();
+        let bad = |what: &str| CsvError { line: i + 1, message: format!("{what} in `{l}`") };
+        if f.len() != 9 {
+            return Err(bad("expected 9 fields"));
+        }
+        let num = |k: usize| f[k].trim().parse::<f64>().map_err(|_| bad(&format!("field {k} is not a number")));
+        let int = |k: usize| f[k].trim().parse::<u64>().map_err(|_| bad(&format!("field {k} is not an integer")));
+        let class = corridor_model::ObjectClass::parse(f[7].trim()).map_or("unknown", |c| c.as_str());
+        rows.push(MotRow {
+            frame: int(0)?,
+            id: int(1)?,
+            x: num(2)?,
+            y: num(3)?,
+            z: num(4)?,
+            vx: num(5)?,
+            vy: num(6)?,
+            class,
+            confidence: num(8)?,
+        });
+    }
+    Ok(rows)
 }
 
 /// CLEAR MOT and identity scores.
@@ -115,8 +171,8 @@ fn assign(n_rows: usize, n_cols: usize, cost: impl Fn(usize, usize) -> Option<f6
         .collect()
 }
 
-/// Scores `tracks` against `gt` with a match threshold in metres.
-pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
+/// CLEAR MOT and IDF1, and the CLEAR matches per (gt id, track id).
+fn score_inner(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> (MotScore, HashMap<(u64, u64), u64>) {
     let g = by_frame(gt);
     let t = by_frame(tracks);
     let frames: BTreeSet<u64> = g.keys().chain(t.keys()).copied().collect();
@@ -125,6 +181,7 @@ pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
     let mut prev: HashMap<u64, u64> = HashMap::new(); // gt id -> track id in the previous frame
     let mut dist_sum = 0.0;
     let mut id_pairs: HashMap<(u64, u64), u64> = HashMap::new();
+    let mut near_pairs: HashMap<(u64, u64), u64> = HashMap::new();
     let empty = Vec::new();
     for f in frames {
         let gs = g.get(&f).unwrap_or(&empty);
@@ -149,7 +206,7 @@ pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
         let ti_free: Vec<usize> = (0..ts.len()).filter(|&i| !t_used[i]).collect();
         for (r, c) in assign(gi_free.len(), ti_free.len(), |r, c| {
             let d = dist(gs[gi_free[r]], ts[ti_free[c]]);
-            (d <= threshold_m).then_some(d)
+            (d <= threshold_m).then_some(d * d)
         }) {
             matched.push((gi_free[r], ti_free[c]));
         }
@@ -175,6 +232,13 @@ pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
             dist_sum += dist(gs[gi], ts[ti]);
         }
         prev = now_prev;
+        for gr in gs.iter() {
+            for tr in ts.iter() {
+                if dist(gr, tr) <= threshold_m {
+                    *near_pairs.entry((gr.id, tr.id)).or_default() += 1;
+                }
+            }
+        }
         s.matches += matched.len() as u64;
         s.false_negatives += (gs.len() - matched.len()) as u64;
         s.false_positives += (ts.len() - matched.len()) as u64;
@@ -182,7 +246,7 @@ pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
     s.mota =
         if s.gt > 0 { 1.0 - (s.false_negatives + s.false_positives + s.id_switches) as f64 / s.gt as f64 } else { 0.0 };
     s.motp_m = if s.matches > 0 { dist_sum / s.matches as f64 } else { 0.0 };
-    // IDF1: one global gt-id <-> track-id assignment maximising co-matched frames
+    // IDF1: one global gt-id <-> track-id assignment maximising frames together within the threshold
     let gt_ids: Vec<u64> = gt.iter().map(|r| r.id).collect::<BTreeSet<_>>().into_iter().collect();
     let tr_ids: Vec<u64> = tracks.iter().map(|r| r.id).collect::<BTreeSet<_>>().into_iter().collect();
     s.gt_ids = gt_ids.len();
@@ -196,14 +260,45 @@ pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
         let mut weights = Matrix::new(n, n, 0i64);
         for (r, g) in gt_ids.iter().enumerate() {
             for (c, t) in tr_ids.iter().enumerate() {
-                weights[(r, c)] = id_pairs.get(&(*g, *t)).map_or(0, |&k| k as i64);
+                weights[(r, c)] = near_pairs.get(&(*g, *t)).map_or(0, |&k| k as i64);
             }
         }
         kuhn_munkres(&weights).0.max(0) as u64
     };
     let denom = gt.len() as f64 + tracks.len() as f64;
     s.idf1 = if denom > 0.0 { 2.0 * idtp as f64 / denom } else { 0.0 };
-    s
+    (s, id_pairs)
+}
+
+/// Scores `tracks` against `gt` with a match threshold in metres.
+pub fn score(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> MotScore {
+    score_inner(gt, tracks, threshold_m).0
+}
+
+/// Scores per ground-truth class: each track counts for the class of the ground-truth object it
+/// was matched with most often (a track never matched counts for its own reported class), so a
+/// misclassified but well-tracked object does not become a miss plus a false track.
+pub fn score_per_class(gt: &[MotRow], tracks: &[MotRow], threshold_m: f64) -> BTreeMap<String, MotScore> {
+    let (_, pairs) = score_inner(gt, tracks, threshold_m);
+    let gt_class: HashMap<u64, &'static str> = gt.iter().map(|r| (r.id, r.class)).collect();
+    let mut best: HashMap<u64, (u64, u64)> = HashMap::new(); // track -> (frames, gt id)
+    for (&(g, t), &n) in &pairs {
+        let e = best.entry(t).or_insert((0, g));
+        if n > e.0 || (n == e.0 && g < e.1) {
+            *e = (n, g);
+        }
+    }
+    let track_class =
+        |r: &MotRow| -> &'static str { best.get(&r.id).and_then(|(_, g)| gt_class.get(g).copied()).unwrap_or(r.class) };
+    let classes: BTreeSet<&'static str> = gt.iter().map(|r| r.class).collect();
+    classes
+        .into_iter()
+        .map(|c| {
+            let g: Vec<MotRow> = gt.iter().filter(|r| r.class == c).cloned().collect();
+            let t: Vec<MotRow> = tracks.iter().filter(|r| track_class(r) == c).cloned().collect();
+            (c.to_owned(), score(&g, &t, threshold_m))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -212,6 +307,14 @@ mod tests {
 
     fn row(frame: u64, id: u64, x: f64) -> MotRow {
         MotRow { frame, id, x, y: 0.0, z: 0.0, vx: 0.0, vy: 0.0, class: "car", confidence: 1.0 }
+    }
+
+    #[test]
+    fn csv_round_trips_and_bad_lines_are_named() {
+        let rows = vec![row(3, 7, 1.25), row(4, 7, -2.5)];
+        assert_eq!(from_csv(&to_csv(&rows)).unwrap(), rows);
+        let e = from_csv("frame,id,x,y,z,vx,vy,class,confidence\n1,2,x,0,0,0,0,car,1\n").unwrap_err();
+        assert_eq!(e.line, 2);
     }
 
     #[test]

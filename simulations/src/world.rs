@@ -68,19 +68,19 @@ impl Agent {
 
 /// A path sampled as a polyline with cumulative arc length.
 #[derive(Debug, Clone)]
-struct Path {
-    points: Vec<Vector2<f64>>,
-    s: Vec<f64>,
+pub(crate) struct Path {
+    pub(crate) points: Vec<Vector2<f64>>,
+    pub(crate) s: Vec<f64>,
     /// (s of the stop line, intersection index, signal group) for each approach on the path.
-    stops: Vec<(f64, usize, u16)>,
+    pub(crate) stops: Vec<(f64, usize, u16)>,
 }
 
 impl Path {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self { points: Vec::new(), s: Vec::new(), stops: Vec::new() }
     }
 
-    fn push(&mut self, p: Vector2<f64>) {
+    pub(crate) fn push(&mut self, p: Vector2<f64>) {
         let s = match (self.points.last(), self.s.last()) {
             (Some(q), Some(s)) => s + (p - q).norm(),
             _ => 0.0,
@@ -92,12 +92,32 @@ impl Path {
         self.s.push(s);
     }
 
-    fn length(&self) -> f64 {
+    /// The speed allowed at `s` by the curves within 40 m ahead: each curve's speed for
+    /// `a_lat` lateral acceleration (curvature over 3 m), reachable by braking at `brake`.
+    pub(crate) fn curve_speed_limit(&self, s: f64, a_lat: f64, brake: f64) -> f64 {
+        let mut allowed = f64::INFINITY;
+        let end = self.length() - 3.0;
+        let mut d = 0.0;
+        while d <= 40.0 && s + d < end {
+            let (_, h0) = self.at(s + d);
+            let (_, h1) = self.at(s + d + 3.0);
+            let dh = (h1 - h0 + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
+            let kappa = dh.abs() / 3.0;
+            if kappa > 1e-3 {
+                let vc = (a_lat / kappa).sqrt();
+                allowed = allowed.min((vc * vc + 2.0 * brake * d).sqrt());
+            }
+            d += 1.5;
+        }
+        allowed
+    }
+
+    pub(crate) fn length(&self) -> f64 {
         self.s.last().copied().unwrap_or(0.0)
     }
 
     /// Position and heading at arc length `s`.
-    fn at(&self, s: f64) -> (Vector2<f64>, f64) {
+    pub(crate) fn at(&self, s: f64) -> (Vector2<f64>, f64) {
         let i = match self.s.binary_search_by(|x| x.total_cmp(&s)) {
             Ok(i) => i.min(self.points.len().saturating_sub(2)),
             Err(i) => i.saturating_sub(1).min(self.points.len().saturating_sub(2)),
@@ -115,11 +135,11 @@ fn right(d: Vector2<f64>) -> Vector2<f64> {
 }
 
 #[derive(Debug, Clone)]
-struct Vehicle {
-    agent: Agent,
-    path: Path,
-    s: f64,
-    desired_mps: f64,
+pub(crate) struct Vehicle {
+    pub(crate) agent: Agent,
+    pub(crate) path: Path,
+    pub(crate) s: f64,
+    pub(crate) desired_mps: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -147,6 +167,40 @@ pub struct World {
     next_walker: Vec<f64>,
     /// Simulation time, seconds since start.
     pub t_s: f64,
+}
+
+/// What the runners need from a traffic world: stepping, ground truth, intersections and SPaT.
+/// Implemented by the hand-built corridor ([`World`]) and the HD-map world
+/// ([`crate::mapworld::MapWorld`]).
+pub trait Traffic: Send {
+    /// Advances by `dt_s`.
+    fn step(&mut self, dt_s: f64);
+    /// Simulation time, s.
+    fn time_s(&self) -> f64;
+    /// Every agent (ground truth), sorted by id.
+    fn agents(&self) -> Vec<Agent>;
+    /// The signalized intersections' centres, world (map) frame.
+    fn centres(&self) -> Vec<Vector2<f64>>;
+    /// The SPaT of intersection `k` at the current time, absolute times from `t0`.
+    fn signal_snapshot(&self, k: usize, t0: corridor_model::Timestamp) -> Vec<corridor_model::SignalGroupState>;
+}
+
+impl Traffic for World {
+    fn step(&mut self, dt_s: f64) {
+        World::step(self, dt_s);
+    }
+    fn time_s(&self) -> f64 {
+        self.t_s
+    }
+    fn agents(&self) -> Vec<Agent> {
+        World::agents(self)
+    }
+    fn centres(&self) -> Vec<Vector2<f64>> {
+        (0..self.intersections()).map(|k| self.centre(k)).collect()
+    }
+    fn signal_snapshot(&self, k: usize, t0: corridor_model::Timestamp) -> Vec<corridor_model::SignalGroupState> {
+        self.plans[k].snapshot(self.t_s, t0)
+    }
 }
 
 /// Directions of travel.
@@ -374,68 +428,7 @@ impl World {
     }
 
     fn step_vehicles(&mut self, dt_s: f64) {
-        let snapshot: Vec<(Vector2<f64>, f64, f64, f64)> = self
-            .vehicles
-            .iter()
-            .map(|v| (v.agent.position, v.agent.heading_rad, v.agent.speed_mps, v.agent.size.length_m as f64))
-            .collect();
-        let t = self.t_s;
-        let mut accel = vec![0.0; self.vehicles.len()];
-        for (i, v) in self.vehicles.iter().enumerate() {
-            let (p, h, speed, len) = snapshot[i];
-            let dir = Vector2::new(h.cos(), h.sin());
-            // nearest leader ahead in our lane
-            let mut gap = f64::INFINITY;
-            let mut lead_speed = 0.0;
-            for (j, &(q, hq, vq, lq)) in snapshot.iter().enumerate() {
-                if i == j {
-                    continue;
-                }
-                let rel = q - p;
-                let along = rel.dot(&dir);
-                let lateral = (rel - dir * along).norm();
-                let dh = (hq - h).sin().abs() + if (hq - h).cos() < 0.0 { 2.0 } else { 0.0 };
-                if along > 0.0 && along < 60.0 && lateral < 1.6 && dh < 0.9 {
-                    let g = along - (len + lq) / 2.0;
-                    if g < gap {
-                        gap = g;
-                        lead_speed = vq;
-                    }
-                }
-            }
-            // signals: a stop line ahead on red or amber (when we can still stop) is a standing leader
-            for &(stop_s, k, group) in &v.path.stops {
-                let dist = stop_s - v.s - len / 2.0;
-                if !(-0.5..=80.0).contains(&dist) {
-                    continue;
-                }
-                let state = self.plans[k].state(group, t);
-                let must_stop = match state {
-                    s if s.is_green() => false,
-                    s if s.is_amber() => dist > speed * speed / (2.0 * 3.0),
-                    _ => true,
-                };
-                if must_stop && dist.max(0.0) < gap {
-                    gap = dist.max(0.0);
-                    lead_speed = 0.0;
-                }
-            }
-            // IDM
-            let (a_max, b, s0, th): (f64, f64, f64, f64) = (1.5, 2.0, 2.0, 1.2);
-            let v0 = v.desired_mps;
-            let s_star = s0 + speed * th + speed * (speed - lead_speed) / (2.0 * (a_max * b).sqrt());
-            let interaction = if gap.is_finite() { (s_star.max(0.0) / gap.max(0.1)).powi(2) } else { 0.0 };
-            accel[i] = (a_max * (1.0 - (speed / v0).powi(4) - interaction)).max(-8.0);
-        }
-        for (v, a) in self.vehicles.iter_mut().zip(accel) {
-            let speed = (v.agent.speed_mps + a * dt_s).max(0.0);
-            v.s += speed * dt_s;
-            v.agent.speed_mps = speed;
-            let (p, h) = v.path.at(v.s);
-            v.agent.position = p;
-            v.agent.heading_rad = h;
-        }
-        self.vehicles.retain(|v| v.s < v.path.length() - 1.0);
+        idm_step(&mut self.vehicles, &self.plans, self.t_s, dt_s);
     }
 
     fn step_walkers(&mut self, dt_s: f64) {
@@ -463,4 +456,70 @@ impl World {
     pub fn signal_state(&self, k: usize, group: u16) -> MovementPhaseState {
         self.plans[k].state(group, self.t_s)
     }
+}
+
+/// Car following (IDM, Treiber et al. 2000) along fixed paths, stopping at red stop lines;
+/// vehicles at the end of their path leave.
+pub(crate) fn idm_step(vehicles: &mut Vec<Vehicle>, plans: &[SignalPlan], t: f64, dt_s: f64) {
+    let snapshot: Vec<(Vector2<f64>, f64, f64, f64)> = vehicles
+        .iter()
+        .map(|v| (v.agent.position, v.agent.heading_rad, v.agent.speed_mps, v.agent.size.length_m as f64))
+        .collect();
+    let mut accel = vec![0.0; vehicles.len()];
+    for (i, v) in vehicles.iter().enumerate() {
+        let (p, h, speed, len) = snapshot[i];
+        let dir = Vector2::new(h.cos(), h.sin());
+        // nearest leader ahead in our lane
+        let mut gap = f64::INFINITY;
+        let mut lead_speed = 0.0;
+        for (j, &(q, hq, vq, lq)) in snapshot.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            let rel = q - p;
+            let along = rel.dot(&dir);
+            let lateral = (rel - dir * along).norm();
+            let dh = (hq - h).sin().abs() + if (hq - h).cos() < 0.0 { 2.0 } else { 0.0 };
+            if along > 0.0 && along < 60.0 && lateral < 1.6 && dh < 0.9 {
+                let g = along - (len + lq) / 2.0;
+                if g < gap {
+                    gap = g;
+                    lead_speed = vq;
+                }
+            }
+        }
+        // signals: a stop line ahead on red or amber (when we can still stop) is a standing leader
+        for &(stop_s, k, group) in &v.path.stops {
+            let dist = stop_s - v.s - len / 2.0;
+            if !(-0.5..=80.0).contains(&dist) {
+                continue;
+            }
+            let state = plans[k].state(group, t);
+            let must_stop = match state {
+                s if s.is_green() => false,
+                s if s.is_amber() => dist > speed * speed / (2.0 * 3.0),
+                _ => true,
+            };
+            if must_stop && dist.max(0.0) < gap {
+                gap = dist.max(0.0);
+                lead_speed = 0.0;
+            }
+        }
+        // IDM
+        let (a_max, b, s0, th): (f64, f64, f64, f64) = (1.5, 2.0, 2.0, 1.2);
+        // slow for curves ahead: lateral acceleration at most 2.5 m/s^2, braking 2 m/s^2 to get there
+        let v0 = v.desired_mps.min(v.path.curve_speed_limit(v.s, 2.5, 2.0)).max(2.0);
+        let s_star = s0 + speed * th + speed * (speed - lead_speed) / (2.0 * (a_max * b).sqrt());
+        let interaction = if gap.is_finite() { (s_star.max(0.0) / gap.max(0.1)).powi(2) } else { 0.0 };
+        accel[i] = (a_max * (1.0 - (speed / v0).powi(4) - interaction)).max(-8.0);
+    }
+    for (v, a) in vehicles.iter_mut().zip(accel) {
+        let speed = (v.agent.speed_mps + a * dt_s).max(0.0);
+        v.s += speed * dt_s;
+        v.agent.speed_mps = speed;
+        let (p, h) = v.path.at(v.s);
+        v.agent.position = p;
+        v.agent.heading_rad = h;
+    }
+    vehicles.retain(|v| v.s < v.path.length() - 1.0);
 }

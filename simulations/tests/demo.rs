@@ -54,3 +54,23 @@ fn bad_arguments_are_refused_with_a_message() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("seconds"), "{err}");
 }
+
+#[test]
+fn the_demo_runs_on_the_shipped_4arm_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let map = concat!(env!("CARGO_MANIFEST_DIR"), "/../maps/demo-4arm/demo-4arm.net.xml");
+    let out = Command::new(env!("CARGO_BIN_EXE_corridor-sim"))
+        .args(["demo", "--seconds", "8", "--quiet", "--vehicles", "3", "--map", map, "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let last = stdout.trim_end().lines().last().unwrap();
+    assert!(last.starts_with("summary: objects="), "{last}");
+    assert!(field(last, "objects") >= 10.0, "{stdout}");
+    assert!(field(last, "mota") >= 0.8, "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["rsus"], 1, "one signalized junction, one RSU");
+}

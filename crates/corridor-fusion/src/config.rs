@@ -81,6 +81,11 @@ pub struct FusionConfig {
     pub late_policy: LatePolicy,
     /// How late a frame may be and still be replayed, s (default 0.3).
     pub retrodiction_window_s: f64,
+    /// After a replay, a track born anew within this distance of a track that existed before
+    /// the replay and is gone now takes that track's id, m (default 2.5). A late frame that
+    /// now comes first can birth the same object from another detection; without this the
+    /// object would change id (an ID switch for every object born near a late frame).
+    pub replay_id_match_m: f64,
     /// How often the tracker state is snapshotted for replay, s of capture time (default 0.25:
     /// a clone of every track is the price; a replay re-processes at most this much more).
     pub snapshot_interval_s: f64,
@@ -184,6 +189,11 @@ pub struct FusionConfig {
     /// A coasting track is deleted after this long without update, s (default 1.5: bridges
     /// short occlusions and a sensor dropout).
     pub delete_coasting_after_s: f64,
+    /// A published track that was hidden behind a larger track from the sensors that missed
+    /// it (occlusion-aware coasting) is deleted only after this long without update, s
+    /// (default 3.0: a bus passing a pedestrian, or a car queued beside a bus). Misses while
+    /// hidden do not lower its score either.
+    pub delete_occluded_after_s: f64,
     /// A tentative track is deleted after this long without update, s (default 0.3).
     pub delete_tentative_after_s: f64,
     /// A track whose position sigma grows beyond this is deleted, m (default 6).
@@ -209,6 +219,7 @@ impl Default for FusionConfig {
             sensor_timeout_s: 0.5,
             late_policy: LatePolicy::Replay,
             retrodiction_window_s: 0.3,
+            replay_id_match_m: 2.5,
             snapshot_interval_s: 0.25,
             estimate_clock_offsets: true,
             clock_reference_kinds: vec![SensorKind::Lidar],
@@ -248,6 +259,7 @@ impl Default for FusionConfig {
             score_miss_weight: 0.25,
             coast_after_s: 0.25,
             delete_coasting_after_s: 1.5,
+            delete_occluded_after_s: 3.0,
             delete_tentative_after_s: 0.3,
             max_position_sigma_m: 6.0,
             duplicate_d2: 4.0,
@@ -276,7 +288,9 @@ impl FusionConfig {
         let err = |field: &'static str, value: &dyn std::fmt::Debug, reason: &'static str| {
             Err(ConfigError { field, value: format!("{value:?}"), reason })
         };
-        let positive: [(&'static str, f64); 26] = [
+        let positive: [(&'static str, f64); 28] = [
+            ("delete_occluded_after_s", self.delete_occluded_after_s),
+            ("replay_id_match_m", self.replay_id_match_m),
             ("reorder_window_s", self.reorder_window_s),
             ("max_future_s", self.max_future_s),
             ("max_frame_age_s", self.max_frame_age_s),

@@ -152,6 +152,8 @@ struct Scratch {
     grids: [Grid; SIGMA_BUCKETS_M.len()],
     matched_det: Vec<bool>,
     matched_track: Vec<bool>,
+    /// Published tracks that can hide others: (id, position, half length, footprint area).
+    occluders: Vec<(TrackId, Vector2<f64>, f64, f64)>,
     assign: AssignScratch,
 }
 
@@ -654,12 +656,34 @@ impl Fusion {
         }
         let range_m = cfg.sensor_range_m[kind_index(kind)];
         let score_miss = (1.0 - pd).max(1e-6).ln() * cfg.score_miss_weight;
-        for (ti, tr) in self.tracks.iter_mut().enumerate() {
-            if !sc.matched_track[ti] && tr.sensors.contains(si) && (tr.position_guess(t) - sensor_xy).norm() <= range_m
-            {
-                tr.record(false);
-                tr.add_score(score_miss, cfg);
+        // occluders: published tracks with a known footprint of at least 4 m^2 (cars and up)
+        sc.occluders.clear();
+        let any_published_miss =
+            self.tracks.iter().enumerate().any(|(ti, tr)| {
+                !sc.matched_track[ti] && tr.status != TrackStatus::Tentative && tr.sensors.contains(si)
+            });
+        for tr in self.tracks.iter().filter(|tr| any_published_miss && tr.status != TrackStatus::Tentative) {
+            if let Some([l, w, _]) = tr.size_m {
+                if l * w >= 4.0 {
+                    sc.occluders.push((tr.id, tr.position_guess(t), 0.5 * l.max(w), l * w));
+                }
             }
+        }
+        for (ti, tr) in self.tracks.iter_mut().enumerate() {
+            if sc.matched_track[ti] || !tr.sensors.contains(si) {
+                continue;
+            }
+            let p = tr.position_guess(t);
+            if (p - sensor_xy).norm() > range_m {
+                continue;
+            }
+            if tr.status != TrackStatus::Tentative && hidden_from(sensor_xy, tr, p, &sc.occluders) {
+                // predicted to be hidden from this sensor: not a miss (occlusion-aware coasting)
+                tr.occluded_at = Some(t);
+                continue;
+            }
+            tr.record(false);
+            tr.add_score(score_miss, cfg);
         }
 
         // 4. births, unless a live track is close (on the CV guess: cheap and good enough
@@ -841,6 +865,11 @@ impl Fusion {
         let Some(snap) = self.snapshots.pop_back() else {
             return Err(late);
         };
+        // the tracks before the rollback: a replay that births an object from another frame
+        // than the first time (the late frame now comes first) must not rename it
+        let before: Vec<(TrackId, TrackStatus, Timestamp, Vector2<f64>)> =
+            self.tracks.iter().map(|t| (t.id, t.status, t.first_seen, t.position_guess(t.t))).collect();
+        let first_new_id = self.next_id;
         self.tracks = snap.tracks;
         self.last_processed = snap.last_processed;
         (self.stats.tracks_created, self.stats.tracks_confirmed, self.stats.tracks_deleted) = snap.counters;
@@ -858,7 +887,53 @@ impl Fusion {
         }
         self.replaying = false;
         self.stats.replays += 1;
+        self.keep_ids_across_replay(&before, first_new_id);
         Ok(())
+    }
+
+    /// After a replay: a track born during the replay with a fresh id takes the id of a track
+    /// that existed before the replay, is gone now and was within `replay_id_match_m` of it
+    /// (nearest first), with its published status. Ids are still never reused: the fresh id is
+    /// simply never published.
+    fn keep_ids_across_replay(
+        &mut self,
+        before: &[(TrackId, TrackStatus, Timestamp, Vector2<f64>)],
+        first_new_id: u64,
+    ) {
+        let live: std::collections::HashSet<TrackId> = self.tracks.iter().map(|t| t.id).collect();
+        let mut orphans: Vec<&(TrackId, TrackStatus, Timestamp, Vector2<f64>)> =
+            before.iter().filter(|o| !live.contains(&o.0)).collect();
+        if orphans.is_empty() {
+            return;
+        }
+        let max_d = self.cfg.replay_id_match_m;
+        let mut renames = Vec::new();
+        for t in self.tracks.iter_mut().filter(|t| t.id.0 >= first_new_id) {
+            let p = t.position_guess(t.t);
+            let best = orphans
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (i, (o.3 - p).norm()))
+                .filter(|(_, d)| *d <= max_d)
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            if let Some((i, _)) = best {
+                let o = orphans.swap_remove(i);
+                renames.push((t.id, o.0));
+                t.id = o.0;
+                t.first_seen = t.first_seen.min(o.2);
+                if o.1 != TrackStatus::Tentative && t.status == TrackStatus::Tentative {
+                    t.status = TrackStatus::Confirmed;
+                }
+            }
+        }
+        for b in self.births.iter_mut() {
+            if let Some((_, to)) = renames.iter().find(|(from, _)| *from == b.2) {
+                b.2 = *to;
+            }
+        }
+        if !renames.is_empty() {
+            self.tracks.sort_by_key(|t| t.id);
+        }
     }
 
     /// After processing, the fused output to publish (confirmed + coasting tracks predicted to
@@ -937,4 +1012,48 @@ impl Fusion {
     pub fn sensor_kind(&self, sensor: &SensorId) -> Option<SensorKind> {
         self.sensor_index(sensor).map(|i| self.sensors[i].spec.kind)
     }
+}
+
+/// Whether the track at `p` is at least half hidden, seen from `sensor`, behind nearer and
+/// larger tracks (bearing intervals, as a sensor's occlusion works).
+fn hidden_from(
+    sensor: Vector2<f64>,
+    tr: &Track,
+    p: Vector2<f64>,
+    occluders: &[(TrackId, Vector2<f64>, f64, f64)],
+) -> bool {
+    let rel = p - sensor;
+    let range = rel.norm();
+    if range < 1.0 {
+        return false;
+    }
+    let (half_m, area) = tr.size_m.map_or((0.3, 0.36), |[l, w, _]| (0.5 * l.max(w), l * w));
+    let bearing = rel.y.atan2(rel.x);
+    let half = (half_m / range).atan();
+    let mut covered = 0.0;
+    for &(id, q, q_half_m, q_area) in occluders {
+        if id == tr.id || q_area <= area {
+            continue;
+        }
+        let rq = q - sensor;
+        // cheap pre-test before any trigonometry: in front of the target's ray, nearer, and
+        // laterally close enough to cover some of it
+        let dir = rel / range;
+        let along = dir.dot(&rq);
+        let lateral = (dir.x * rq.y - dir.y * rq.x).abs();
+        if along <= 0.0 || along >= range || lateral > q_half_m + half_m + 0.5 {
+            continue;
+        }
+        let q_range = rq.norm();
+        if q_range >= range || q_range < 1.0 {
+            continue;
+        }
+        let d = (rq.y.atan2(rq.x) - bearing + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU)
+            - std::f64::consts::PI;
+        let q_half = (q_half_m / q_range).atan();
+        let lo = (d - q_half).max(-half);
+        let hi = (d + q_half).min(half);
+        covered += (hi - lo).max(0.0);
+    }
+    covered >= half
 }

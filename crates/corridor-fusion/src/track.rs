@@ -70,6 +70,9 @@ pub(crate) struct Track {
     pub duplicate_frames: u32,
     /// Track score: log-likelihood ratio of "real object" over "false alarms", capped.
     pub score: f64,
+    /// Last time a sensor that should have seen it did not, while it was predicted to be
+    /// hidden behind a larger track from that sensor.
+    pub occluded_at: Option<Timestamp>,
 }
 
 /// A set of sensor indices (at most [`SensorSet::CAPACITY`] sensors per tracker): a bit set,
@@ -159,6 +162,7 @@ impl Track {
             reference_fix: None,
             duplicate_frames: 0,
             score: 0.0,
+            occluded_at: None,
         };
         tr.vote_class(m, kind, cfg);
         tr
@@ -301,7 +305,12 @@ impl Track {
                 }
             }
             TrackStatus::Confirmed | TrackStatus::Coasting => {
-                if since_update_s > cfg.delete_coasting_after_s
+                // hidden behind a larger track when last missed: coast longer (occlusion-aware)
+                let hidden = self
+                    .occluded_at
+                    .is_some_and(|o| o >= self.last_updated && t.secs_since(o) <= cfg.coast_after_s.max(0.3));
+                let limit_s = if hidden { cfg.delete_occluded_after_s } else { cfg.delete_coasting_after_s };
+                if since_update_s > limit_s
                     || self.duplicate_frames >= cfg.duplicate_frames
                     || self.score < cfg.score_delete
                 {

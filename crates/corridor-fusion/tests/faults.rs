@@ -322,3 +322,66 @@ fn a_pedestrian_hidden_behind_a_truck_keeps_its_id() {
     assert!(longest_gap > 0.4, "no occlusion seen ({longest_gap} s)");
     assert!(s.recall() > 0.95, "recall {}", s.recall());
 }
+
+/// A pedestrian behind a bus crossing a lidar's line of sight at 5 m/s: hidden for about
+/// 2.3 s, longer than `delete_coasting_after_s`.
+fn bus_hides_pedestrian() -> Scene {
+    let d = std::f64::consts::FRAC_1_SQRT_2;
+    let targets = vec![
+        line(1, ObjectClass::Pedestrian, (-5.0, -5.0), (0.1, 0.0), 0.0, 9.0),
+        // through (8, 8) at t = 4 s, heading (1, -1)/sqrt 2
+        line(2, ObjectClass::Bus, (8.0 - 20.0 * d, 8.0 + 20.0 * d), (5.0 * d, -5.0 * d), 0.0, 9.0),
+    ];
+    let mut scene = Scene::new(targets, 93);
+    scene.sensors.truncate(1);
+    scene
+}
+
+fn longest_gap_s(outputs: &[corridor_fusion::FusionOutput], id: corridor_model::TrackId) -> f64 {
+    outputs
+        .iter()
+        .filter_map(|o| {
+            o.objects.iter().find(|x| x.track_id == id).map(|obj| o.capture_time.secs_since(obj.last_updated))
+        })
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn a_track_hidden_behind_a_larger_one_coasts_longer() {
+    let scene = bus_hides_pedestrian();
+    let frames = scene.frames(9.0);
+    let mut f = Fusion::new(FusionConfig::default(), scene.specs());
+    let outputs = run(&mut f, &frames, 9.0);
+    let s = score(&scene.targets, &outputs, 2.0, 0.6);
+    let ids = &s.ids_per_truth[&1];
+    assert_eq!(ids.len(), 1, "{:?}", s.ids_per_truth);
+    let gap = longest_gap_s(&outputs, ids[0]);
+    assert!(gap > FusionConfig::default().delete_coasting_after_s, "hidden only {gap} s");
+    // without occlusion-aware coasting the same scene loses the pedestrian's id
+    let cfg = FusionConfig {
+        delete_occluded_after_s: FusionConfig::default().delete_coasting_after_s,
+        ..FusionConfig::default()
+    };
+    let mut plain = Fusion::new(cfg, scene.specs());
+    let outputs = run(&mut plain, &frames, 9.0);
+    let s = score(&scene.targets, &outputs, 2.0, 0.6);
+    assert!(s.ids_per_truth[&1].len() >= 2, "{:?}", s.ids_per_truth);
+}
+
+#[test]
+fn a_late_frame_that_comes_first_at_start_up_renames_nothing() {
+    // the first camera frames arrive 250 ms late: lidar tracks are born and published first,
+    // then the replay puts the camera frames (captured earlier) first
+    let scene = Scene::new(central_traffic(), 57);
+    let mut frames = scene.frames(6.0);
+    for r in frames.iter_mut().filter(|r| r.frame.sensor.as_str().starts_with("cam") && r.true_capture_s < 0.7) {
+        r.recv_s += 0.25;
+    }
+    frames.sort_by(|a, b| a.recv_s.total_cmp(&b.recv_s));
+    let mut f = Fusion::new(FusionConfig::default(), scene.specs());
+    let outputs = run(&mut f, &frames, 6.0);
+    assert!(f.stats().replays >= 1, "{:?}", f.stats());
+    let s = score(&scene.targets, &outputs, 2.5, 0.0);
+    assert_eq!(s.id_switches, 0, "{:?}", s.ids_per_truth);
+    assert!(s.ids_per_truth.values().all(|v| v.len() == 1), "{:?}", s.ids_per_truth);
+}
