@@ -1,0 +1,3 @@
+//! b
+#![allow(missing_docs)]
+fn main() {}
