@@ -234,6 +234,11 @@ pub struct Corridor {
     stale_reported: HashSet<IntersectionId>,
 }
 
+/// The state, knowledge, lane match and map-frame position of a located pose.
+type Located<'a> = (&'a StateUpdate, &'a Arc<Knowledge>, corridor_hdmap::LaneMatch, [f64; 2]);
+/// One corridor piece: lane, polyline, half width, bounds.
+type Piece<'a> = (&'a corridor_model::LaneId, &'a [[f64; 2]], f64, [f64; 4]);
+
 /// Largest number of status events kept for the application before the oldest are dropped.
 const MAX_STATUS: usize = 1024;
 /// Largest number of events kept per intersection.
@@ -655,7 +660,7 @@ impl Corridor {
         &self,
         pose: &EgoPose,
         now: Timestamp,
-    ) -> Result<(&StateUpdate, &Arc<Knowledge>, corridor_hdmap::LaneMatch, [f64; 2]), QueryError> {
+    ) -> Result<Located<'_>, QueryError> {
         let mut first_err: Option<QueryError> = None;
         for stop in self.config.route.ahead() {
             let ix = &stop.intersection;
@@ -814,7 +819,7 @@ impl Corridor {
     ) -> Result<InPath, QueryError> {
         let lane_answer = self.my_lane(pose, class, now)?;
         let (u, k, m, ego) = self.locate(pose, now)?;
-        let mut pieces: Vec<(&corridor_model::LaneId, &[[f64; 2]], f64, [f64; 4])> = Vec::new();
+        let mut pieces: Vec<Piece<'_>> = Vec::new();
         let mut zones: Vec<(u32, [f64; 2])> = Vec::new();
         let own: Vec<[f64; 2]>;
         match lane_answer.connection.as_ref().and_then(|c| k.corridors.get(c.id as usize).map(|p| (c, p))) {

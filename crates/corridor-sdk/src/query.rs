@@ -239,6 +239,7 @@ pub struct Hazard {
 
 /// Rotates a ground-plane object into the ego frame (the hot loop of `objects_in_ego`).
 #[inline]
+#[allow(clippy::too_many_arguments, reason = "hot loop: plain values, no struct to build per call")]
 pub(crate) fn to_ego(
     o: &TrackedObject,
     ego: [f64; 2],
