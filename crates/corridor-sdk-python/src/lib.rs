@@ -16,8 +16,14 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-create_exception!(corridor_sdk, QueryError, PyException, "A query has no answer (off route, stale state, map pending, ...).");
+create_exception!(
+    corridor_sdk,
+    QueryError,
+    PyException,
+    "A query has no answer (off route, stale state, map pending, ...)."
+);
 
 fn ts(now_s: f64) -> Timestamp {
     Timestamp::from_secs_f64(now_s)
@@ -89,7 +95,14 @@ fn ego_object<'py>(py: Python<'py>, o: &corridor_sdk::EgoObject) -> PyResult<Bou
 /// The SDK core: route, states, maps, rules, queries.
 #[pyclass(module = "corridor_sdk")]
 struct Corridor {
-    inner: Core,
+    /// The core behind a lock: zenoh callbacks and the application's loop may share it.
+    core: Mutex<Core>,
+}
+
+impl Corridor {
+    fn inner(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 #[pymethods]
@@ -104,23 +117,23 @@ impl Corridor {
         let mut cfg = CorridorConfig::new(region, Route::intersections(list));
         cfg.cache_dir = cache_dir.map(Into::into);
         cfg.freshness_s = freshness_s;
-        Ok(Self { inner: Core::new(cfg) })
+        Ok(Self { core: Mutex::new(Core::new(cfg)) })
     }
 
     /// The zenoh keys to subscribe to (state and events of each intersection ahead).
     fn subscriptions(&self) -> Vec<String> {
-        self.inner.subscriptions().iter().map(ToString::to_string).collect()
+        self.inner().subscriptions().iter().map(ToString::to_string).collect()
     }
 
     /// Handles a state sample; returns a summary dict if accepted, else None (see `stats()`).
     fn handle_state<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         key: &str,
         payload: &[u8],
         now_s: f64,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        match self.inner.handle_state(key, payload, ts(now_s)) {
+        match self.inner().handle_state(key, payload, ts(now_s)) {
             Err(_) => Ok(None),
             Ok(u) => {
                 let d = PyDict::new(py);
@@ -145,18 +158,21 @@ impl Corridor {
     }
 
     /// Handles an event sample; True if accepted.
-    fn handle_event(&mut self, key: &str, payload: &[u8], now_s: f64) -> bool {
-        self.inner.handle_event(key, payload, ts(now_s)).is_ok()
+    fn handle_event(&self, key: &str, payload: &[u8], now_s: f64) -> bool {
+        self.inner().handle_event(key, payload, ts(now_s)).is_ok()
     }
 
     /// Handles a fetched map bundle; returns its version (hex); raises ValueError if refused.
-    fn handle_map_bundle(&mut self, payload: &[u8], now_s: f64) -> PyResult<String> {
-        self.inner.handle_map_bundle(payload, ts(now_s)).map(|v| v.to_hex()).map_err(|e| PyValueError::new_err(e.to_string()))
+    fn handle_map_bundle(&self, payload: &[u8], now_s: f64) -> PyResult<String> {
+        self.inner()
+            .handle_map_bundle(payload, ts(now_s))
+            .map(|v| v.to_hex())
+            .map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
     /// Handles a fetched rules bundle; returns its version (hex); raises ValueError if refused.
-    fn handle_rules_bundle(&mut self, payload: &[u8], now_s: f64) -> PyResult<String> {
-        self.inner
+    fn handle_rules_bundle(&self, payload: &[u8], now_s: f64) -> PyResult<String> {
+        self.inner()
             .handle_rules_bundle(payload, ts(now_s))
             .map(|v| v.to_hex())
             .map_err(|e| PyValueError::new_err(e.to_string()))
@@ -164,7 +180,7 @@ impl Corridor {
 
     /// Loads a map (and rules) from local files instead of fetching; returns the map version.
     #[pyo3(signature = (intersection, map_path, rules_path=None))]
-    fn load_map_file(&mut self, intersection: &str, map_path: &str, rules_path: Option<&str>) -> PyResult<String> {
+    fn load_map_file(&self, intersection: &str, map_path: &str, rules_path: Option<&str>) -> PyResult<String> {
         let map = corridor_hdmap::load_path(map_path, &Default::default())
             .map_err(|e| PyValueError::new_err(e.to_string()))?
             .map;
@@ -178,24 +194,28 @@ impl Corridor {
                 )
             }
         };
-        self.inner.insert_map(ix(intersection)?, map, rules).map(|v| v.to_hex()).map_err(|e| PyValueError::new_err(e.to_string()))
+        self.inner()
+            .insert_map(ix(intersection)?, map, rules)
+            .map(|v| v.to_hex())
+            .map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
     /// Selectors to query now (maps and rules named by states and not held).
-    fn due_fetches(&mut self, now_s: f64) -> Vec<String> {
-        let region = self.inner.config().region.clone();
-        self.inner.due_fetches(ts(now_s)).iter().map(|f| f.selector(&region)).collect()
+    fn due_fetches(&self, now_s: f64) -> Vec<String> {
+        let mut core = self.inner();
+        let region = core.config().region.clone();
+        core.due_fetches(ts(now_s)).iter().map(|f| f.selector(&region)).collect()
     }
 
     /// Advances the route; returns the intersections passed.
     #[pyo3(signature = (x, y, heading, now_s, wgs84=false))]
-    fn update_pose(&mut self, x: f64, y: f64, heading: f64, now_s: f64, wgs84: bool) -> Vec<String> {
-        self.inner.update_pose(&pose(x, y, heading, wgs84), ts(now_s)).iter().map(|i| i.as_str().to_owned()).collect()
+    fn update_pose(&self, x: f64, y: f64, heading: f64, now_s: f64, wgs84: bool) -> Vec<String> {
+        self.inner().update_pose(&pose(x, y, heading, wgs84), ts(now_s)).iter().map(|i| i.as_str().to_owned()).collect()
     }
 
     /// `usable`, `no_state`, `stale`, `map_pending` or `map_rejected`.
     fn usability(&self, intersection: &str, now_s: f64) -> PyResult<&'static str> {
-        Ok(usability_name(&self.inner.usability(&ix(intersection)?, ts(now_s))))
+        Ok(usability_name(&self.inner().usability(&ix(intersection)?, ts(now_s))))
     }
 
     /// The ego's lane, connection, signal (time to change) and rules; raises QueryError.
@@ -210,7 +230,7 @@ impl Corridor {
         now_s: f64,
         wgs84: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let a = self.inner.my_lane(&pose(x, y, heading, wgs84), class(vehicle_class)?, ts(now_s)).map_err(qerr)?;
+        let a = self.inner().my_lane(&pose(x, y, heading, wgs84), class(vehicle_class)?, ts(now_s)).map_err(qerr)?;
         let d = PyDict::new(py);
         d.set_item("lane", a.lane.as_str())?;
         d.set_item("s_m", a.s_m)?;
@@ -271,7 +291,8 @@ impl Corridor {
         now_s: f64,
         wgs84: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let a = self.inner.objects_in_ego(&ix(intersection)?, &pose(x, y, heading, wgs84), ts(now_s)).map_err(qerr)?;
+        let a =
+            self.inner().objects_in_ego(&ix(intersection)?, &pose(x, y, heading, wgs84), ts(now_s)).map_err(qerr)?;
         let d = PyDict::new(py);
         let list = PyList::empty(py);
         for o in &a.objects {
@@ -296,10 +317,8 @@ impl Corridor {
         wgs84: bool,
     ) -> PyResult<Bound<'py, PyList>> {
         let opts = InPathOptions { horizon_s, ..InPathOptions::default() };
-        let a = self
-            .inner
-            .in_path(&pose(x, y, heading, wgs84), class(vehicle_class)?, opts, ts(now_s))
-            .map_err(qerr)?;
+        let a =
+            self.inner().in_path(&pose(x, y, heading, wgs84), class(vehicle_class)?, opts, ts(now_s)).map_err(qerr)?;
         let list = PyList::empty(py);
         for o in &a.objects {
             let d = ego_object(py, &o.object)?;
@@ -316,7 +335,7 @@ impl Corridor {
     /// Events on the route ahead, most severe first.
     fn hazards<'py>(&self, py: Python<'py>, now_s: f64) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
-        for h in self.inner.hazards(ts(now_s)) {
+        for h in self.inner().hazards(ts(now_s)) {
             let d = PyDict::new(py);
             d.set_item("kind", h.event.kind.label())?;
             d.set_item("severity", format!("{:?}", h.event.severity).to_lowercase())?;
@@ -330,16 +349,21 @@ impl Corridor {
     }
 
     /// Status events since the last call, as strings (`sequence_gap ix missed=3`, ...).
-    fn poll_status(&mut self, now_s: f64) -> Vec<String> {
-        self.inner.tick(ts(now_s));
-        std::iter::from_fn(|| self.inner.poll_status())
+    fn poll_status(&self, now_s: f64) -> Vec<String> {
+        let mut core = self.inner();
+        core.tick(ts(now_s));
+        std::iter::from_fn(|| core.poll_status())
             .map(|e| match e {
-                StatusEvent::SequenceGap { intersection, missed } => format!("sequence_gap {intersection} missed={missed}"),
+                StatusEvent::SequenceGap { intersection, missed } => {
+                    format!("sequence_gap {intersection} missed={missed}")
+                }
                 StatusEvent::RsuRestart { intersection } => format!("rsu_restart {intersection}"),
                 StatusEvent::MapVersionChanged { intersection, to, .. } => {
                     format!("map_version_changed {intersection} to={}", to.to_hex())
                 }
-                StatusEvent::MapReady { intersection, version } => format!("map_ready {intersection} {}", version.to_hex()),
+                StatusEvent::MapReady { intersection, version } => {
+                    format!("map_ready {intersection} {}", version.to_hex())
+                }
                 StatusEvent::RulesReady { intersection, version } => {
                     format!("rules_ready {intersection} {}", version.to_hex())
                 }
@@ -353,7 +377,8 @@ impl Corridor {
 
     /// Counters: received, accepted, gaps, restarts, dropped (by reason).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.inner.stats();
+        let core = self.inner();
+        let s = core.stats();
         let d = PyDict::new(py);
         d.set_item("received", s.received)?;
         d.set_item("accepted", s.accepted)?;
@@ -370,7 +395,8 @@ impl Corridor {
 
 /// The `corridor_sdk` Python module.
 #[pymodule]
-fn corridor_sdk(m: &Bound<'_, PyModule>) -> PyResult<()> {
+#[pyo3(name = "corridor_sdk")]
+fn corridor_sdk_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Corridor>()?;
     m.add("QueryError", m.py().get_type::<QueryError>())?;
     Ok(())

@@ -656,11 +656,7 @@ impl Corridor {
     }
 
     /// Finds the route intersection whose lanes hold the pose (first ahead first).
-    fn locate(
-        &self,
-        pose: &EgoPose,
-        now: Timestamp,
-    ) -> Result<Located<'_>, QueryError> {
+    fn locate(&self, pose: &EgoPose, now: Timestamp) -> Result<Located<'_>, QueryError> {
         let mut first_err: Option<QueryError> = None;
         for stop in self.config.route.ahead() {
             let ix = &stop.intersection;
