@@ -264,13 +264,32 @@ pub(crate) fn to_ego(
         class: o.class,
         position_m: [x, y],
         velocity_mps: [vx, vy],
-        heading_rad: corridor_hdmap::geom::angle_diff_rad(o.heading_rad, heading),
+        heading_rad: wrap_pi(o.heading_rad - heading),
         covariance: rotate_cov(&o.covariance, cos as f32, sin as f32),
         distance_m: x.hypot(y),
         age_s,
         stale: age_s > stale_after_s,
         confidence: o.class_confidence,
         lane: o.lane.clone(),
+    }
+}
+
+/// An angle wrapped to `[-pi, pi]`: one add for the usual case, `rem_euclid` (an fmod) only
+/// for angles more than a turn away.
+#[inline]
+fn wrap_pi(d: f64) -> f64 {
+    use std::f64::consts::{PI, TAU};
+    let d = if d > PI {
+        d - TAU
+    } else if d < -PI {
+        d + TAU
+    } else {
+        d
+    };
+    if (-PI..=PI).contains(&d) {
+        d
+    } else {
+        corridor_hdmap::geom::angle_diff_rad(d, 0.0)
     }
 }
 
