@@ -12,6 +12,16 @@
 //!    missed states in `gaps`.
 //!
 //! Latest wins: an accepted state replaces the previous one for its intersection.
+//!
+//! Each accepted [`StateUpdate`] says how it follows the previous one from its RSU
+//! ([`Continuity`]), so a gap or a restart is visible to the application as a typed value,
+//! not only as a counter.
+//!
+//! **Security hook**: before decoding, every sample goes through the cache's
+//! [`SampleVerifier`] if one is set ([`StateCache::set_verifier`]). Issue #10's checks
+//! (signature, certificate for the intersection, revocation, freshness, replay) plug in there;
+//! a sample the verifier refuses is dropped with its reason label and never reaches the
+//! application.
 
 use corridor_model::{IntersectionId, IntersectionState, RegionId, RsuId, Timestamp};
 use corridor_wire::{decode, Header, Key, Limits};
@@ -32,6 +42,34 @@ pub enum DropReason {
     KeyMismatch,
     /// Older than (or a duplicate of) the state we hold from that RSU.
     OutOfOrder,
+    /// Refused by the [`SampleVerifier`]; its reason label.
+    Unverified(&'static str),
+}
+
+/// The security hook: checks a sample's bytes before they are decoded.
+///
+/// Return `Err(label)` to drop the sample (counted under `label`, e.g. `bad_signature`,
+/// `not_certified`, `revoked`, `stale`, `replay`). Runs under the cache's lock: keep it short.
+pub trait SampleVerifier: Send {
+    /// Checks one sample received on `key` at `now`.
+    fn verify(&mut self, key: &str, bytes: &[u8], now: Timestamp) -> Result<(), &'static str>;
+}
+
+/// How an accepted state follows the previous one from the same RSU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Continuity {
+    /// The first state seen from this RSU for this intersection.
+    First,
+    /// The next sequence number: nothing was missed.
+    Continuous,
+    /// `missed` states were lost in between (sequence-number jump).
+    Gap {
+        /// How many sequence numbers were skipped.
+        missed: u64,
+    },
+    /// The RSU restarted (sequence number reset with a newer capture time).
+    Restart,
 }
 
 impl DropReason {
@@ -43,6 +81,7 @@ impl DropReason {
             DropReason::Decode(r) => r,
             DropReason::KeyMismatch => "key_mismatch",
             DropReason::OutOfOrder => "out_of_order",
+            DropReason::Unverified(r) => r,
         }
     }
 }
@@ -78,6 +117,8 @@ pub struct StateUpdate {
     pub header: Header,
     /// When this vehicle received it.
     pub received_at: Timestamp,
+    /// How it follows the previous state from its RSU.
+    pub continuity: Continuity,
 }
 
 impl StateUpdate {
@@ -88,7 +129,6 @@ impl StateUpdate {
 }
 
 /// Latest state per subscribed intersection, with drop accounting.
-#[derive(Debug)]
 pub struct StateCache {
     region: RegionId,
     subscribed: BTreeSet<IntersectionId>,
@@ -96,6 +136,18 @@ pub struct StateCache {
     last_seq: HashMap<(IntersectionId, RsuId), (u64, Timestamp)>,
     stats: SdkStats,
     limits: Limits,
+    verifier: Option<Box<dyn SampleVerifier>>,
+}
+
+impl std::fmt::Debug for StateCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateCache")
+            .field("region", &self.region)
+            .field("subscribed", &self.subscribed)
+            .field("stats", &self.stats)
+            .field("verifier", &self.verifier.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl StateCache {
@@ -108,6 +160,46 @@ impl StateCache {
             last_seq: HashMap::new(),
             stats: SdkStats::default(),
             limits: Limits::default(),
+            verifier: None,
+        }
+    }
+
+    /// Sets the security hook every sample passes before it is decoded (see [`SampleVerifier`]).
+    pub fn set_verifier(&mut self, verifier: Box<dyn SampleVerifier>) {
+        self.verifier = Some(verifier);
+    }
+
+    /// Starts accepting states of `intersection`.
+    pub fn subscribe(&mut self, intersection: IntersectionId) {
+        self.subscribed.insert(intersection);
+    }
+
+    /// Stops accepting states of `intersection` and forgets its latest state.
+    pub fn unsubscribe(&mut self, intersection: &IntersectionId) {
+        self.subscribed.remove(intersection);
+        self.latest.remove(intersection);
+        self.last_seq.retain(|(ix, _), _| ix != intersection);
+    }
+
+    /// Whether states of `intersection` are accepted.
+    pub fn is_subscribed(&self, intersection: &IntersectionId) -> bool {
+        self.subscribed.contains(intersection)
+    }
+
+    /// Runs the security hook (if any) on a sample; used for every key kind.
+    pub(crate) fn verify(&mut self, key: &str, bytes: &[u8], now: Timestamp) -> Result<(), DropReason> {
+        match &mut self.verifier {
+            Some(v) => v.verify(key, bytes, now).map_err(DropReason::Unverified),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a sample of another kind (events) in the same counters.
+    pub(crate) fn count(&mut self, result: Result<(), DropReason>) {
+        self.stats.received += 1;
+        match result {
+            Ok(()) => self.stats.accepted += 1,
+            Err(reason) => *self.stats.dropped.entry(reason.label()).or_default() += 1,
         }
     }
 
@@ -142,25 +234,31 @@ impl StateCache {
         if !self.subscribed.contains(&intersection) {
             return Err(DropReason::NotSubscribed);
         }
+        self.verify(key, bytes, now)?;
         let (header, state): (Header, IntersectionState) =
             decode(bytes, self.limits).map_err(|e| DropReason::Decode(e.reason()))?;
         if state.intersection != intersection {
             return Err(DropReason::KeyMismatch);
         }
         let source = (intersection.clone(), state.rsu.clone());
+        let mut continuity = Continuity::First;
         if let Some(&(last, last_capture)) = self.last_seq.get(&source) {
+            continuity = Continuity::Continuous;
             if state.seq <= last {
                 if state.capture_time > last_capture {
                     self.stats.restarts += 1;
+                    continuity = Continuity::Restart;
                 } else {
                     return Err(DropReason::OutOfOrder);
                 }
             } else if state.seq > last + 1 {
-                self.stats.gaps += state.seq - last - 1;
+                let missed = state.seq - last - 1;
+                self.stats.gaps += missed;
+                continuity = Continuity::Gap { missed };
             }
         }
         self.last_seq.insert(source, (state.seq, state.capture_time));
-        let update = StateUpdate { state: Arc::new(state), header, received_at: now };
+        let update = StateUpdate { state: Arc::new(state), header, received_at: now, continuity };
         self.latest.insert(intersection, update.clone());
         Ok(update)
     }
@@ -207,6 +305,7 @@ mod tests {
             assert_eq!(c.handle_sample(&k, &b, Timestamp::from_secs_f64(t + 0.01)).unwrap().state.seq, seq);
         }
         assert_eq!(c.latest(&ix("a")).unwrap().state.seq, 5);
+        assert_eq!(c.latest(&ix("a")).unwrap().continuity, Continuity::Gap { missed: 2 });
         assert_eq!(c.stats().gaps, 2);
         assert_eq!(c.stats().accepted, 3);
     }
@@ -235,7 +334,25 @@ mod tests {
         let (k, b) = msg("a", 100, 5.0);
         c.handle_sample(&k, &b, Timestamp::EPOCH).unwrap();
         let (k, b) = msg("a", 0, 9.0);
-        assert_eq!(c.handle_sample(&k, &b, Timestamp::EPOCH).unwrap().state.seq, 0);
+        let u = c.handle_sample(&k, &b, Timestamp::EPOCH).unwrap();
+        assert_eq!((u.state.seq, u.continuity), (0, Continuity::Restart));
         assert_eq!(c.stats().restarts, 1);
+    }
+
+    struct RejectAll;
+    impl SampleVerifier for RejectAll {
+        fn verify(&mut self, _key: &str, _bytes: &[u8], _now: Timestamp) -> Result<(), &'static str> {
+            Err("bad_signature")
+        }
+    }
+
+    #[test]
+    fn the_security_hook_drops_samples_before_they_reach_the_application() {
+        let mut c = cache();
+        c.set_verifier(Box::new(RejectAll));
+        let (k, b) = msg("a", 1, 1.0);
+        assert_eq!(c.handle_sample(&k, &b, Timestamp::EPOCH).unwrap_err(), DropReason::Unverified("bad_signature"));
+        assert!(c.latest(&ix("a")).is_none());
+        assert_eq!(c.stats().dropped.get("bad_signature"), Some(&1));
     }
 }
