@@ -61,10 +61,28 @@ pub struct DemoConfig {
     pub out: Option<PathBuf>,
     /// Print a live progress line on stderr.
     pub progress: bool,
-    /// Run on this HD map (a SUMO `.net.xml`, e.g. `maps/demo-4arm/demo-4arm.net.xml`) with
-    /// one RSU per signalized junction, instead of the hand-built corridor.
-    pub map: Option<PathBuf>,
+    /// Which world: the HD map embedded in the binary (the default), a map file, or the
+    /// hand-built corridor.
+    pub map: MapChoice,
 }
+
+/// The world a demo runs on.
+#[derive(Debug, Clone)]
+pub enum MapChoice {
+    /// `maps/arterial-3` (three signalized 4-arm junctions, its rules), compiled into the binary
+    /// so `cargo run --release` needs no files.
+    Embedded,
+    /// A SUMO `.net.xml` (with `rules.toml` beside it, if there is one): one RSU per signalized
+    /// junction, traffic on its lanes.
+    File(PathBuf),
+    /// The hand-built corridor (no HD map: no cloud, no lane queries).
+    HandBuilt,
+}
+
+/// The map `cargo run --release` runs on.
+const EMBEDDED_MAP: &[u8] = include_bytes!("../../maps/arterial-3/arterial-3.net.xml");
+/// Its rules.
+const EMBEDDED_RULES: &str = include_str!("../../maps/arterial-3/rules.toml");
 
 /// What the demo measured.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -98,6 +116,8 @@ pub struct DemoReport {
     pub scenario: Option<String>,
     /// Faults injected, by kind (`dropout_frames`, `flood_frames`, `malformed_sent`).
     pub injected: std::collections::BTreeMap<String, u64>,
+    /// Cloud rollout and SDK signal-timing figures (runs on an HD map).
+    pub control: Option<ControlReport>,
 }
 
 impl DemoReport {
@@ -112,6 +132,21 @@ impl DemoReport {
             "transport: rsus={} vehicles={} states_published={} states_received={} pipeline_p50_us={} pipeline_p99_us={}",
             self.rsus, self.vehicles, self.states_published, self.states_received, self.pipeline_p50_us, self.pipeline_p99_us
         );
+        if let Some(c) = &self.control {
+            println!(
+                "cloud: published={} rules {} -> {} at t={:.0}s, rsus_on_new_rules={}/{}",
+                c.published,
+                c.rules_before.as_deref().unwrap_or("-"),
+                c.rules_after.as_deref().unwrap_or("-"),
+                c.rollout_at_s.unwrap_or(f64::NAN),
+                c.rsus_on_new_rules,
+                self.rsus
+            );
+            println!(
+                "sdk: lane_queries={} refused={} time_to_change_err_mean_s={:.3} time_to_change_err_p95_s={:.3}",
+                c.ttc_samples, c.queries_refused, c.ttc_err_mean_s, c.ttc_err_p95_s
+            );
+        }
         let reasons: Vec<String> = self.drop_reasons.iter().map(|(k, n)| format!("{k}={n}")).collect();
         println!("drops: total={} {}", self.dropped, reasons.join(" "));
         println!(
@@ -204,15 +239,127 @@ pub struct SystemSpec {
     pub progress: bool,
     /// Scenario name for the report.
     pub scenario: Option<String>,
+    /// Cloud-control and the map-aware parts (RSUs on the map frame, SDK lane queries), for runs
+    /// on an HD map; `None` for the hand-built corridor.
+    pub control: Option<ControlPlane>,
+}
+
+/// The control plane of a run on an HD map: cloud-control in-process serves the map and rules,
+/// RSUs fetch them (and track in the map's frame), vehicles ask the SDK for their lane's signal
+/// timing, and a new rules version rolls out mid-run.
+pub struct ControlPlane {
+    /// The map's file name (its extension selects the importer) and source bytes.
+    pub map_file: (String, Vec<u8>),
+    /// The imported map (for the vehicles' query poses).
+    pub map: corridor_hdmap::HdMap,
+    /// Rules file name and source, published with the map.
+    pub rules: Option<(String, String)>,
+    /// Seconds into the run at which `rollout_rules` is published as the new version.
+    pub rollout_at_s: f64,
+    /// The rules published mid-run (file name, source).
+    pub rollout_rules: Option<(String, String)>,
+    /// Each intersection's signal plan (the simulated controller), to score time-to-change.
+    pub plans: Vec<SignalPlan>,
+}
+
+/// What the control plane did in a run.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ControlReport {
+    /// Map and rules versions published at start, per intersection.
+    pub published: usize,
+    /// Rules version before and after the mid-run rollout (hex prefixes).
+    pub rules_before: Option<String>,
+    /// The rules version rolled out.
+    pub rules_after: Option<String>,
+    /// Seconds into the run when the rollout was published.
+    pub rollout_at_s: Option<f64>,
+    /// RSUs whose last state names the rolled-out rules version.
+    pub rsus_on_new_rules: usize,
+    /// SDK lane queries that answered with a signal group and its time to change.
+    pub ttc_samples: usize,
+    /// Mean absolute error of the predicted time to change (likely, else min) against the
+    /// simulated controller's next switch, seconds.
+    pub ttc_err_mean_s: f64,
+    /// 95th percentile of the same.
+    pub ttc_err_p95_s: f64,
+    /// Lane queries refused (state not yet usable: map pending, stale).
+    pub queries_refused: usize,
+}
+
+/// One SDK lane query: when, which intersection, which group, predicted seconds to change.
+struct TtcSample {
+    at: Timestamp,
+    ix: usize,
+    group: u16,
+    predicted_s: f64,
+}
+
+fn publish_request(
+    intersection: &str,
+    cp: &ControlPlane,
+    rules: Option<&(String, String)>,
+) -> anyhow::Result<cloud_control::PublishRequest> {
+    Ok(cloud_control::PublishRequest {
+        intersection: IntersectionId::new(intersection)?,
+        map_file_name: cp.map_file.0.clone(),
+        map_source_hex: hex::encode(&cp.map_file.1),
+        origin: None,
+        rules_file_name: rules.map(|r| r.0.clone()),
+        rules_source: rules.map(|r| r.1.clone()),
+    })
+}
+
+/// A pose on each signalised ingress lane of each junction, 15 m before its stop line.
+fn query_poses(map: &corridor_hdmap::HdMap, junctions: &[String]) -> Vec<Vec<corridor_sdk::EgoPose>> {
+    junctions
+        .iter()
+        .map(|j| {
+            let mut lanes: Vec<&corridor_model::LaneId> = map
+                .connections
+                .iter()
+                .filter(|c| c.signal.is_some() && c.junction.as_deref() == Some(j.as_str()))
+                .map(|c| &c.ingress)
+                .collect();
+            lanes.sort();
+            lanes.dedup();
+            lanes
+                .into_iter()
+                .filter_map(|id| map.lane(id))
+                .filter(|l| l.length_m() > 20.0)
+                .filter_map(|l| corridor_hdmap::geom::point_at(&l.centre_line_m, l.length_m() - 15.0))
+                .map(|(p, h)| corridor_sdk::EgoPose::enu(p[0], p[1], h))
+                .collect()
+        })
+        .collect()
 }
 
 /// Runs the demo and scores it.
 pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
-    if let Some(map) = &cfg.map {
-        let file = map.display().to_string();
-        let imported = corridor_hdmap::load_path(map, &corridor_hdmap::ImportOptions::default())
+    let map_input = match &cfg.map {
+        MapChoice::HandBuilt => None,
+        MapChoice::Embedded => Some((
+            "arterial-3.net.xml".to_owned(),
+            EMBEDDED_MAP.to_vec(),
+            Some(("rules.toml".to_owned(), EMBEDDED_RULES.to_owned())),
+        )),
+        MapChoice::File(path) => {
+            let file = path.display().to_string();
+            let bytes = std::fs::read(path).with_context(|| format!("reading {file}"))?;
+            // rules beside the map, if the map ships them
+            let rules_path = path.with_file_name("rules.toml");
+            let rules = match std::fs::read_to_string(&rules_path) {
+                Ok(text) => Some(("rules.toml".to_owned(), text)),
+                Err(_) => None,
+            };
+            Some((file, bytes, rules))
+        }
+    };
+    if let Some((file, bytes, rules)) = map_input {
+        let format = corridor_hdmap::format_of(&file)
+            .ok_or_else(|| anyhow::anyhow!("{file}: not a map file name (.net.xml, .xodr, .osm)"))?;
+        let imported = corridor_hdmap::import_bytes(format, &file, &bytes, &corridor_hdmap::ImportOptions::default())
             .with_context(|| format!("importing {file}"))?;
-        let xml = std::fs::read_to_string(map).with_context(|| format!("reading {file}"))?;
+        let xml = String::from_utf8(bytes.clone()).with_context(|| format!("{file} is not UTF-8 XML"))?;
         let world = crate::mapworld::MapWorld::new(
             &file,
             &imported.map,
@@ -220,7 +367,7 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
             crate::mapworld::MapWorldConfig::default(),
             ChaCha8Rng::seed_from_u64(cfg.seed),
         )?;
-        let intersections = world
+        let intersections: Vec<IntersectionSpec> = world
             .junction_ids()
             .iter()
             .enumerate()
@@ -231,6 +378,25 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
                 sensors: default_layout(),
             })
             .collect();
+        let plans = (0..intersections.len()).map(|k| world.plan(k).clone()).collect();
+        // the rollout: the city lowers the urban default speed limit by 10 km/h mid-run
+        let rollout_rules = rules.as_ref().and_then(|(name, text)| {
+            let at = text.find("effect.speed_limit_kmh = ")?;
+            let rest = &text[at + "effect.speed_limit_kmh = ".len()..];
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            let v: u32 = digits.parse().ok()?;
+            let changed = format!(
+                "{}effect.speed_limit_kmh = {}{}",
+                &text[..at],
+                v.saturating_sub(10).max(10),
+                &rest[digits.len()..]
+            );
+            Some((name.clone(), changed))
+        });
+        let file_name = std::path::Path::new(&file)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| file.clone());
         return run_system(SystemSpec {
             traffic: Box::new(world),
             intersections,
@@ -243,6 +409,14 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
             out: cfg.out,
             progress: cfg.progress,
             scenario: None,
+            control: Some(ControlPlane {
+                map_file: (file_name, bytes),
+                map: imported.map,
+                rules,
+                rollout_at_s: cfg.seconds / 2.0,
+                rollout_rules,
+                plans,
+            }),
         })
         .await;
     }
@@ -273,6 +447,7 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
         out: cfg.out,
         progress: cfg.progress,
         scenario: None,
+        control: None,
     })
     .await
 }
@@ -291,6 +466,7 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
         out,
         progress,
         scenario,
+        control,
     } = spec;
     let region = RegionId::new("demo")?;
     let port = presets::free_loopback_port().context("binding a loopback port")?;
@@ -303,22 +479,53 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
     let n = intersections.len();
     anyhow::ensure!(n == traffic.centres().len(), "{n} intersections for {} centres", traffic.centres().len());
 
+    // cloud-control, in-process on the hub: every intersection's map and rules published
+    let scratch = std::env::temp_dir().join(format!("corridor-demo-{}-{port}", std::process::id()));
+    let mut control_report = ControlReport::default();
+    let cloud = match &control {
+        Some(cp) => {
+            let svc = cloud_control::CloudService::start(
+                &hub,
+                cloud_control::CloudConfig::new(region.clone(), scratch.join("cloud")),
+                Arc::clone(&clock),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("cloud-control: {e}"))?;
+            for ix in &intersections {
+                let entry = svc
+                    .publish(publish_request(&ix.intersection, cp, cp.rules.as_ref())?)
+                    .map_err(|e| anyhow::anyhow!("publishing {}: {e}", ix.intersection))?;
+                control_report.published += 1;
+                control_report.rules_before = entry.rules_version.map(|v| v.short());
+            }
+            Some(svc)
+        }
+        None => None,
+    };
+    let centres0 = traffic.centres();
+
     // RSUs
     let mut rsus = Vec::new();
     let mut rsu_sessions = Vec::new();
     for (k, ix) in intersections.iter().enumerate() {
+        // on an HD map the RSU tracks in the map's frame: its poles sit around the junction centre
+        let offset = if control.is_some() { centres0[k] } else { Vector2::zeros() };
         let rsu_cfg = RsuConfig {
             region: region.clone(),
             rsu: RsuId::new(&ix.rsu)?,
             intersection: IntersectionId::new(&ix.intersection)?,
-            map_version: map_version.to_hex(),
+            map_version: control.as_ref().map_or(map_version, |cp| cp.map.version()).to_hex(),
             map: None,
             rules: None,
             json_mirror: false,
             input_queue: 1024,
             stats_period_ms: 1000,
             metrics_port: 0,
-            cloud: None,
+            cloud: control.as_ref().map(|_| roadside::config::CloudSection {
+                cache_dir: scratch.join(format!("rsu-{k}")),
+                fetch_timeout_ms: 2000,
+                retry_ms: 500,
+            }),
             events: Default::default(),
             zenoh: ZenohSection { mode: "peer".into(), listen: vec![], connect: vec![hub_ep.clone()] },
             sensors: ix
@@ -329,7 +536,7 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
                     Ok(SensorSection {
                         id: SensorId::new(id)?,
                         kind: p.kind,
-                        position_m: [t.x, t.y, t.z],
+                        position_m: [t.x + offset.x, t.y + offset.y, t.z],
                         yaw_deg: ext.yaw_rad().to_degrees(),
                         pitch_deg: 0.0,
                     })
@@ -415,6 +622,43 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
         sig_pubs.push(presets::declare_publisher(&hub, &key).await.map_err(|e| anyhow::anyhow!("{key}: {e}"))?);
     }
 
+    // the vehicles ask the SDK, once a second, for the signal timing of an approach lane at each
+    // intersection on their route; mid-run a new rules version rolls out through the cloud
+    let vehicles = Arc::new(vehicles);
+    let samples: Arc<Mutex<(Vec<TtcSample>, usize)>> = Arc::new(Mutex::new((Vec::new(), 0)));
+    let mut control_tasks = Vec::new();
+    if let Some(cp) = &control {
+        let poses = query_poses(&cp.map, &intersections.iter().map(|ix| ix.junction.clone()).collect::<Vec<_>>());
+        let (vs, samples, clock) = (Arc::clone(&vehicles), Arc::clone(&samples), Arc::clone(&clock));
+        let routes: Vec<Vec<usize>> =
+            (0..vs.len()).map(|v| if v == 0 || v % 2 == 1 { (0..n).collect() } else { vec![v / 2 % n] }).collect();
+        control_tasks.push(tokio::spawn(async move {
+            let mut tick = 0usize;
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                tick += 1;
+                for (v, vehicle) in vs.iter().enumerate() {
+                    for &k in &routes[v] {
+                        let Some(pose) = poses[k].get((tick + v) % poses[k].len().max(1)) else { continue };
+                        let now = clock.now();
+                        match vehicle.my_lane(pose, corridor_sdk::VehicleClass::Car) {
+                            Ok(lane) => {
+                                let Some(sig) = lane.signal else { continue };
+                                let Some(t) = sig.time_to_change else { continue };
+                                let mut g = samples.lock().unwrap_or_else(PoisonError::into_inner);
+                                g.0.push(TtcSample { at: now, ix: k, group: sig.group.0, predicted_s: t.best_s() });
+                            }
+                            Err(_) => samples.lock().unwrap_or_else(PoisonError::into_inner).1 += 1,
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    let rollout = match (&cloud, &control) {
+        (Some(_), Some(cp)) if cp.rollout_rules.is_some() => Some((cp.rollout_at_s, cp.rollout_rules.clone())),
+        _ => None,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let progress_stats = Arc::clone(&latencies);
     let sim_clock = Arc::clone(&clock);
@@ -422,9 +666,24 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
         let run = SimRun { faults, seconds, progress, stats: progress_stats, stop };
         run_world(traffic, sensors, det_pubs, sig_pubs, sensor_rng, sim_clock, run)
     })?;
-    let (gt_rows, t0, injected) = tokio::task::spawn_blocking(move || sim.join())
-        .await?
-        .map_err(|_| anyhow::anyhow!("the simulation thread panicked"))?;
+    let sim = tokio::task::spawn_blocking(move || sim.join());
+    if let (Some((at_s, Some(rules))), Some(cloud), Some(cp)) = (rollout, &cloud, &control) {
+        tokio::time::sleep(Duration::from_secs_f64(at_s)).await;
+        for ix in &intersections {
+            let entry = cloud
+                .publish(publish_request(&ix.intersection, cp, Some(&rules))?)
+                .map_err(|e| anyhow::anyhow!("rolling out rules to {}: {e}", ix.intersection))?;
+            control_report.rules_after = entry.rules_version.map(|v| v.short());
+        }
+        control_report.rollout_at_s = Some(at_s);
+        if progress {
+            eprintln!("\ncloud: rules {} rolled out", control_report.rules_after.as_deref().unwrap_or("-"));
+        }
+    }
+    let (gt_rows, t0, injected) = sim.await?.map_err(|_| anyhow::anyhow!("the simulation thread panicked"))?;
+    for t in control_tasks {
+        t.abort();
+    }
 
     // let the last states arrive
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -435,7 +694,7 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
             *drop_reasons.entry(format!("rsu:{k}")).or_insert(0) += n;
         }
     }
-    for v in &vehicles {
+    for v in vehicles.iter() {
         for (k, n) in v.stats().dropped {
             *drop_reasons.entry(format!("sdk:{k}")).or_insert(0) += n;
         }
@@ -443,8 +702,41 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
     let dropped: u64 = drop_reasons.values().sum();
     let observed = std::mem::take(&mut *observed.lock().unwrap_or_else(PoisonError::into_inner));
     let names: Vec<&str> = intersections.iter().map(|ix| ix.intersection.as_str()).collect();
+    let map_frame = control.is_some();
     let track_rows =
-        tracks_at_ticks(&observed, t0, &names, &centres, gt_rows.iter().map(|r| r.frame).max().unwrap_or(0));
+        tracks_at_ticks(&observed, t0, &names, &centres, map_frame, gt_rows.iter().map(|r| r.frame).max().unwrap_or(0));
+    if let Some(cp) = &control {
+        // which RSUs publish under the rolled-out rules now
+        let want = control_report.rules_after.clone();
+        control_report.rsus_on_new_rules = names
+            .iter()
+            .filter(|name| {
+                observed
+                    .iter()
+                    .rev()
+                    .find(|u| u.state.intersection.as_str() == **name)
+                    .and_then(|u| u.state.rules_version)
+                    .map(|v| v.short())
+                    == want
+            })
+            .count();
+        let (list, refused) = std::mem::take(&mut *samples.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut errs: Vec<f64> = list
+            .iter()
+            .filter_map(|x| {
+                let plan = cp.plans.get(x.ix)?;
+                let actual = plan.time_to_change(x.group, x.at.secs_since(t0));
+                Some((x.predicted_s - actual).abs())
+            })
+            .collect();
+        errs.sort_by(f64::total_cmp);
+        control_report.ttc_samples = errs.len();
+        control_report.queries_refused = refused;
+        if !errs.is_empty() {
+            control_report.ttc_err_mean_s = errs.iter().sum::<f64>() / errs.len() as f64;
+            control_report.ttc_err_p95_s = errs[((errs.len() - 1) as f64 * 0.95).round() as usize];
+        }
+    }
     let gt_frames: std::collections::BTreeSet<u64> = gt_rows.iter().map(|r| r.frame).collect();
     let track_rows: Vec<MotRow> = track_rows.into_iter().filter(|r| gt_frames.contains(&r.frame)).collect();
     let sc = score(&gt_rows, &track_rows, MATCH_THRESHOLD_M);
@@ -465,6 +757,7 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
         per_class,
         scenario,
         injected,
+        control: control.as_ref().map(|_| control_report),
     };
     drop(l);
     if let Some(dir) = &out {
@@ -480,6 +773,10 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
         r.stop();
     }
     drop(vehicles);
+    if let Some(c) = cloud {
+        c.stop();
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
     drop(rsu_sessions);
     drop(hub);
     Ok(report)
@@ -663,6 +960,7 @@ fn tracks_at_ticks(
     t0: Timestamp,
     names: &[&str],
     centres: &[Vector2<f64>],
+    map_frame: bool,
     last_frame: u64,
 ) -> Vec<MotRow> {
     let mut rows = Vec::new();
@@ -685,10 +983,11 @@ fn tracks_at_ticks(
             for o in &u.state.objects {
                 let p = Vector2::new(o.position_m.x, o.position_m.y)
                     + Vector2::new(o.velocity_mps.x, o.velocity_mps.y) * dt;
-                if p.norm() > SCORE_RADIUS_M {
+                // RSUs on an HD map publish in its frame; the hand-built corridor's in each centre's
+                let (rel, w) = if map_frame { (p - centres[k], p) } else { (p, p + centres[k]) };
+                if rel.norm() > SCORE_RADIUS_M {
                     continue;
                 }
-                let w = p + centres[k];
                 rows.push(MotRow {
                     frame,
                     id: (k as u64) * 10_000_000 + o.track_id.0,

@@ -12,7 +12,7 @@
 //! `summary: objects=.. mota=.. idf1=.. latency_p50_us=.. latency_p99_us=.. dropped=..`
 
 use clap::{Parser, Subcommand};
-use simulations::demo::{run_demo, DemoConfig};
+use simulations::demo::{run_demo, DemoConfig, MapChoice};
 use std::path::PathBuf;
 
 /// corridor simulations.
@@ -94,7 +94,7 @@ struct DemoArgs {
     /// Seconds of simulated (and wall-clock) time.
     #[arg(long, default_value_t = 30.0)]
     seconds: f64,
-    /// Signalized intersections along the corridor, one RSU each.
+    /// Signalized intersections of the hand-built corridor (`--hand-built`), one RSU each.
     #[arg(long, default_value_t = 2)]
     intersections: usize,
     /// Vehicles running the SDK.
@@ -109,15 +109,28 @@ struct DemoArgs {
     /// No live progress line.
     #[arg(long)]
     quiet: bool,
-    /// Run on an HD map (SUMO .net.xml, e.g. maps/demo-4arm/demo-4arm.net.xml): one RSU per
-    /// signalized junction, traffic on its lanes; `--intersections` is then ignored.
-    #[arg(long)]
+    /// Run on this HD map (SUMO .net.xml, e.g. maps/demo-4arm/demo-4arm.net.xml; its rules.toml
+    /// beside it, if any) instead of the embedded maps/arterial-3: one RSU per signalized junction.
+    #[arg(long, conflicts_with = "hand_built")]
     map: Option<PathBuf>,
+    /// Run on the hand-built corridor (no HD map: no cloud, no lane queries) with
+    /// `--intersections` junctions.
+    #[arg(long)]
+    hand_built: bool,
 }
 
 impl Default for DemoArgs {
     fn default() -> Self {
-        Self { seconds: 30.0, intersections: 2, vehicles: 12, seed: 7, out: None, quiet: false, map: None }
+        Self {
+            seconds: 30.0,
+            intersections: 2,
+            vehicles: 12,
+            seed: 7,
+            out: None,
+            quiet: false,
+            map: None,
+            hand_built: false,
+        }
     }
 }
 
@@ -160,7 +173,11 @@ async fn main() -> anyhow::Result<()> {
         seed: args.seed,
         out: args.out,
         progress: !args.quiet,
-        map: args.map,
+        map: match (args.map, args.hand_built) {
+            (Some(p), _) => MapChoice::File(p),
+            (None, true) => MapChoice::HandBuilt,
+            (None, false) => MapChoice::Embedded,
+        },
     })
     .await?;
     report.print();

@@ -82,6 +82,7 @@ pub async fn run_scenario(sc: &Scenario, opts: RunOptions) -> anyhow::Result<Dem
         out: opts.out,
         progress: opts.progress,
         scenario: Some(sc.name.clone()),
+        control: None,
     })
     .await
 }
