@@ -43,6 +43,10 @@ pub struct RsuStats {
     pub input_rate_hz: BTreeMap<String, f64>,
     /// Time to encode and put the last state, microseconds (set by the service).
     pub publish_us: u64,
+    /// Time to encode and sign (when `[security]` is set) the last state, microseconds.
+    pub encode_sign_us: u64,
+    /// Key id states and events are signed with (empty: unsigned).
+    pub signing_key_id: String,
     /// Events detected since start.
     pub events_detected: u64,
     /// Events in the outbox waiting for the cloud's ack (set by the service).

@@ -152,6 +152,7 @@ pub async fn run_demo(cfg: DemoConfig) -> anyhow::Result<DemoReport> {
             metrics_port: 0,
             cloud: None,
             events: Default::default(),
+            security: None,
             zenoh: ZenohSection { mode: "peer".into(), listen: vec![], connect: vec![hub_ep.clone()] },
             sensors: layout
                 .iter()
