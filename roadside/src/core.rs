@@ -258,6 +258,14 @@ impl RsuCore {
         self.fusion.poll_timeout()
     }
 
+    /// Makes the next state's sequence number `base + 1` (if that is higher than the current
+    /// one). A signing RSU starts from its start time in microseconds since the epoch, so its
+    /// sequence numbers keep rising across restarts and a vehicle's replay window (per key) does
+    /// not refuse a restarted RSU's states.
+    pub fn start_seq_after(&mut self, base: u64) {
+        self.seq = self.seq.max(base);
+    }
+
     /// The next state to publish, stamped `now` as its publish time.
     pub fn poll_state(&mut self, now: Timestamp) -> Option<IntersectionState> {
         let mut out = self.fusion.poll_output()?;
@@ -349,6 +357,10 @@ mod tests {
         }
         assert!(!states.is_empty());
         assert!(states.windows(2).all(|w| w[1].seq == w[0].seq + 1));
+        let mut core = core();
+        core.start_seq_after(1_000_000);
+        core.start_seq_after(5);
+        assert_eq!(core.seq, 1_000_000, "never moves back");
         let last = states.last().unwrap();
         assert_eq!(last.objects.len(), 1, "{last:?}");
         // lidar-ne at (15,15) facing -135 deg: 20 m forward is (15-14.1, 15-14.1)

@@ -148,11 +148,14 @@ impl RsuService {
         clock: Arc<dyn Clock>,
         cloud: Option<(CloudSync, Arc<Outbox>, Arc<SyncCounters>, Duration)>,
     ) -> Result<RsuService, StartError> {
+        let mut core = core;
         let config = core.config().clone();
         let signer = match &config.security {
             Some(sec) => {
                 let (signer, cert) = crate::security::load_signer(sec, &config.rsu, &config.intersection)?;
                 tracing::info!(key_id = %signer.key_id(), serial = cert.certificate().serial, "signing states and events");
+                // sequence numbers rise across restarts (see RsuCore::start_seq_after)
+                core.start_seq_after(u64::try_from(clock.now().unix_ns / 1000).unwrap_or(0));
                 Some(signer)
             }
             None => None,
