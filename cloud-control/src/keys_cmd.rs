@@ -15,6 +15,8 @@
 //! | `OUT/<id>.cert` | the root-signed certificate, canonical bytes as hex (one line) | 0644 |
 //! | `OUT/root.pub` | a copy of the trust anchor, so OUT is everything a host needs | 0644 |
 //!
+//! | `bundle` output | every issued certificate + the revocation list, binary (`corridor_security::bundle`) | 0644 |
+//!
 //! Every command prints one JSON line describing what it did.
 
 use std::fs;
@@ -26,7 +28,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use corridor_model::{Clock, IntersectionId, RsuId, SystemClock, Timestamp};
 use corridor_security::{
-    Certificate, KeyId, RevocationList, SignedCertificate, SignedRevocationList, SigningKey, VerifyingKey,
+    Certificate, KeyId, RevocationList, SignedCertificate, SignedRevocationList, SigningKey, TrustStore, VerifyingKey,
 };
 
 /// `cloud-control keys ...`.
@@ -38,6 +40,8 @@ pub enum KeysCommand {
     Certify(CertifyArgs),
     /// Add a key id (or a certificate serial) to the root's signed revocation list.
     Revoke(RevokeArgs),
+    /// Write the trust bundle (every certificate issued + the revocation list) for RSUs/vehicles.
+    Bundle(BundleArgs),
     /// Print a certificate file as JSON (and check it against a root if given).
     Show(ShowArgs),
 }
@@ -100,6 +104,17 @@ pub struct RevokeArgs {
     serial: Vec<u64>,
 }
 
+/// `keys bundle`.
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// The root directory made by `keys gen-root`.
+    #[arg(long)]
+    root: PathBuf,
+    /// Output file (binary trust bundle, `corridor_security::bundle` layout).
+    #[arg(long)]
+    out: PathBuf,
+}
+
 /// `keys show`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
@@ -116,6 +131,7 @@ pub fn run(cmd: KeysCommand) -> anyhow::Result<ExitCode> {
         KeysCommand::GenRoot(a) => gen_root(a),
         KeysCommand::Certify(a) => certify(a),
         KeysCommand::Revoke(a) => revoke(a),
+        KeysCommand::Bundle(a) => bundle(a),
         KeysCommand::Show(a) => show(a),
     }
 }
@@ -278,6 +294,38 @@ fn revocation_json(signed: &SignedRevocationList, path: &Path) -> serde_json::Va
         "issuer_key_id": l.issuer_key_id.to_hex(),
         "file": path,
     })
+}
+
+fn bundle(a: BundleArgs) -> anyhow::Result<ExitCode> {
+    let root = load_root(&a.root)?;
+    let mut store = TrustStore::new([*root.verifying_key()]);
+    let issued = a.root.join("issued");
+    let mut entries: Vec<PathBuf> = match fs::read_dir(&issued) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", issued.display())),
+    };
+    entries.sort();
+    for path in entries.iter().filter(|p| p.extension().is_some_and(|x| x == "cert")) {
+        let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let cert = SignedCertificate::from_hex(&text).with_context(|| format!("{}", path.display()))?;
+        store.add_certificate(cert).with_context(|| format!("{}", path.display()))?;
+    }
+    if let Some(crl) = load_revocations(&a.root)? {
+        store.apply_revocation(crl).context("revocations.crl")?;
+    }
+    let bytes = corridor_security::export_bundle(&store);
+    fs::write(&a.out, &bytes).with_context(|| format!("writing {}", a.out.display()))?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "certificates": store.certificates().count(),
+            "revocation_seq": store.revocation_list().seq,
+            "bytes": bytes.len(),
+            "file": a.out,
+        })
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn show(a: ShowArgs) -> anyhow::Result<ExitCode> {

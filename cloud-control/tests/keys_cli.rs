@@ -129,6 +129,17 @@ fn gen_root_certify_revoke_round_trip() {
     assert_eq!(rev2["key_ids"], serde_json::json!([key.key_id().to_hex()]));
     assert_eq!(rev2["serials"], serde_json::json!([2]));
 
+    // the bundle carries both certificates and the newest list into a store that only has the anchor
+    let b = json(&run(&["keys", "bundle", "--root", "root", "--out", "trust.bundle"], d));
+    assert_eq!(b["certificates"], 2);
+    assert_eq!(b["revocation_seq"], 2);
+    let mut cached = TrustStore::new([root_pub]);
+    let report =
+        corridor_security::import_bundle(&mut cached, &std::fs::read(d.join("trust.bundle")).unwrap()).unwrap();
+    assert_eq!(report.certificates, 2);
+    assert!(report.revocation_applied);
+    assert!(cached.verify_certificate(&key.key_id(), now).is_err(), "the bundle's list revokes rsu-a");
+
     // show verifies against the root
     let shown = json(&run(&["keys", "show", "rsu-a/rsu-a.cert", "--root-pub", "root/root.pub"], d));
     assert_eq!(shown["signature_ok"], true);

@@ -55,6 +55,10 @@ struct Run {
     keys: Vec<SigningKey>,
     ix_a: Vec<(Timestamp, Vec<u8>)>,
     ix_b: Vec<(Timestamp, Vec<u8>)>,
+    /// States rsu-a says it published.
+    published_a: u64,
+    /// Forged messages the flood thread put.
+    forged_put: u64,
 }
 
 impl Run {
@@ -89,6 +93,12 @@ fn write_identity(dir: &Path, name: &str, key: &SigningKey, cert: &SignedCertifi
 
 /// rsu-a (certified for ix-a) and rsu-b (certified for ix-b) publish signed states for ~2 s.
 async fn run() -> Run {
+    run_with(false).await
+}
+
+/// With `flood`, a thread re-publishes corrupted copies of rsu-a's first state on ix-a's key
+/// as fast as it can (sleeping 1 ms between puts) while the RSUs run.
+async fn run_with(flood: bool) -> Run {
     let tmp = tempfile::tempdir().unwrap();
     let mut rng = rand_core::OsRng;
     let root = SigningKey::generate(&mut rng);
@@ -135,6 +145,26 @@ async fn run() -> Run {
         rsus.push((RsuService::start(cfg, &s, clock.clone()).await.unwrap(), s));
     }
     tokio::time::sleep(Duration::from_millis(600)).await;
+    let flooding = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flooder = flood.then(|| {
+        let (hub, latest, on) = (hub.clone(), received[0].clone(), flooding.clone());
+        let key = Key::State { region: region.clone(), intersection: ix("ix-a") }.to_string();
+        std::thread::spawn(move || {
+            let publisher = hub.declare_publisher(key).wait().unwrap();
+            let mut n = 0u64;
+            while on.load(std::sync::atomic::Ordering::SeqCst) {
+                let last = latest.lock().unwrap().first().map(|(_, b)| b.clone());
+                if let Some(mut forged) = last {
+                    let i = forged.len() - 80;
+                    forged[i] ^= 0x01;
+                    publisher.put(forged).wait().unwrap();
+                    n += 1;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            n
+        })
+    });
     let mut pubs = vec![];
     for rsu in ["rsu-a", "rsu-b"] {
         let key =
@@ -149,8 +179,11 @@ async fn run() -> Run {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    flooding.store(false, std::sync::atomic::Ordering::SeqCst);
+    let forged_put = flooder.map(|h| h.join().unwrap()).unwrap_or(0);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let stats = rsus[0].0.stats();
+    let published_a = stats.states_published;
     assert_eq!(stats.signing_key_id, keys[0].key_id().to_hex(), "the RSU reports its signing key");
     for (r, _) in rsus {
         r.stop();
@@ -158,7 +191,7 @@ async fn run() -> Run {
     let ix_a = received[0].lock().unwrap().clone();
     let ix_b = received[1].lock().unwrap().clone();
     assert!(ix_a.len() >= 10 && ix_b.len() >= 10, "states received: {} / {}", ix_a.len(), ix_b.len());
-    Run { root, certs, keys, ix_a, ix_b }
+    Run { root, certs, keys, ix_a, ix_b, published_a, forged_put }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,4 +288,23 @@ async fn an_unknown_map_version_is_refused_until_the_map_is_known() {
     assert_eq!(g.check_state(*t, &ix("ix-a"), bytes, &none).unwrap_err().reason(), "unknown_map");
     // once the map is fetched and verified, the same state is accepted (the window was not advanced)
     g.check_state(*t, &ix("ix-a"), bytes, &maps()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_forged_states_is_rejected_and_every_valid_state_still_arrives() {
+    let r = run_with(true).await;
+    let mut g = r.guard();
+    let mut accepted = 0u64;
+    for (t, bytes) in &r.ix_a {
+        match g.check_state(*t, &ix("ix-a"), bytes, &maps()) {
+            Ok(v) => {
+                assert_eq!(v.signer, r.keys[0].key_id());
+                accepted += 1;
+            }
+            Err(e) => assert_eq!(e.reason(), "bad_signature", "{e}"),
+        }
+    }
+    assert!(r.forged_put >= 100, "the flood ran: {} forged puts", r.forged_put);
+    assert_eq!(g.counters().rejected("bad_signature"), r.forged_put, "every forged state seen and refused");
+    assert_eq!(accepted, r.published_a, "every valid state delivered despite the flood");
 }
