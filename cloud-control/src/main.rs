@@ -6,6 +6,7 @@
 //! service itself is the `cloud_control` library (see its crate docs).
 
 mod admin_cmd;
+mod keys_cmd;
 mod map_cmd;
 mod router_cmd;
 mod rules_cmd;
@@ -39,6 +40,9 @@ enum Command {
     Rollback(admin_cmd::RollbackArgs),
     /// Every RSU the cloud has seen: alive, last seen, versions, rates, latency.
     Status(admin_cmd::StatusArgs),
+    /// Operator key setup: region root, RSU/cloud certificates, revocation (docs/security.md).
+    #[command(subcommand)]
+    Keys(keys_cmd::KeysCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -55,6 +59,7 @@ fn main() -> std::process::ExitCode {
         Command::Publish(args) => admin_cmd::publish(args),
         Command::Rollback(args) => admin_cmd::rollback(args),
         Command::Status(args) => admin_cmd::status(args),
+        Command::Keys(cmd) => keys_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -179,6 +179,9 @@ pub struct RsuConfig {
     /// Event detection thresholds.
     #[serde(default)]
     pub events: EventsSection,
+    /// Sign every state and event with this certified key (absent: unsigned).
+    #[serde(default)]
+    pub security: Option<crate::security::SecuritySection>,
     /// Sensors.
     #[serde(default)]
     pub sensors: Vec<SensorSection>,

@@ -43,6 +43,10 @@ pub struct RsuStats {
     pub input_rate_hz: BTreeMap<String, f64>,
     /// Time to encode and put the last state, microseconds (set by the service).
     pub publish_us: u64,
+    /// Time to encode and sign (when `[security]` is set) the last state, microseconds.
+    pub encode_sign_us: u64,
+    /// Key id states and events are signed with (empty: unsigned).
+    pub signing_key_id: String,
     /// Events detected since start.
     pub events_detected: u64,
     /// Events in the outbox waiting for the cloud's ack (set by the service).
@@ -254,6 +258,14 @@ impl RsuCore {
         self.fusion.poll_timeout()
     }
 
+    /// Makes the next state's sequence number `base + 1` (if that is higher than the current
+    /// one). A signing RSU starts from its start time in microseconds since the epoch, so its
+    /// sequence numbers keep rising across restarts and a vehicle's replay window (per key) does
+    /// not refuse a restarted RSU's states.
+    pub fn start_seq_after(&mut self, base: u64) {
+        self.seq = self.seq.max(base);
+    }
+
     /// The next state to publish, stamped `now` as its publish time.
     pub fn poll_state(&mut self, now: Timestamp) -> Option<IntersectionState> {
         let mut out = self.fusion.poll_output()?;
@@ -345,6 +357,10 @@ mod tests {
         }
         assert!(!states.is_empty());
         assert!(states.windows(2).all(|w| w[1].seq == w[0].seq + 1));
+        let mut core = core();
+        core.start_seq_after(1_000_000);
+        core.start_seq_after(5);
+        assert_eq!(core.seq, 1_000_000, "never moves back");
         let last = states.last().unwrap();
         assert_eq!(last.objects.len(), 1, "{last:?}");
         // lidar-ne at (15,15) facing -135 deg: 20 m forward is (15-14.1, 15-14.1)

@@ -27,6 +27,7 @@ pub mod core;
 pub mod events;
 pub mod knowledge;
 pub mod outbox;
+pub mod security;
 pub mod service;
 pub mod telemetry;
 

@@ -44,6 +44,9 @@ pub enum StartError {
     /// The map or rules were refused.
     #[error(transparent)]
     Knowledge(#[from] KnowledgeError),
+    /// The `[security]` key or certificate was refused.
+    #[error(transparent)]
+    Identity(#[from] crate::security::IdentityError),
     /// Zenoh refused a declaration.
     #[error("zenoh: {0}")]
     Zenoh(#[from] zenoh::Error),
@@ -145,7 +148,18 @@ impl RsuService {
         clock: Arc<dyn Clock>,
         cloud: Option<(CloudSync, Arc<Outbox>, Arc<SyncCounters>, Duration)>,
     ) -> Result<RsuService, StartError> {
+        let mut core = core;
         let config = core.config().clone();
+        let signer = match &config.security {
+            Some(sec) => {
+                let (signer, cert) = crate::security::load_signer(sec, &config.rsu, &config.intersection)?;
+                tracing::info!(key_id = %signer.key_id(), serial = cert.certificate().serial, "signing states and events");
+                // sequence numbers rise across restarts (see RsuCore::start_seq_after)
+                core.start_seq_after(u64::try_from(clock.now().unix_ns / 1000).unwrap_or(0));
+                Some(signer)
+            }
+            None => None,
+        };
         if config.metrics_port != 0 {
             crate::telemetry::install(([127, 0, 0, 1], config.metrics_port).into()).map_err(StartError::Storage)?;
         }
@@ -239,6 +253,8 @@ impl RsuService {
                         queue_full,
                         period,
                         buf: Vec::new(),
+                        signer,
+                        encode_sign_us: 0,
                         outbox: worker_outbox,
                         notify,
                         counters,
@@ -380,6 +396,8 @@ struct Worker {
     queue_full: Arc<AtomicU64>,
     period: Duration,
     buf: Vec<u8>,
+    signer: Option<corridor_security::Signer>,
+    encode_sign_us: u64,
 }
 
 impl Worker {
@@ -439,6 +457,8 @@ impl Worker {
                     snap.rejected.insert("queue_full".into(), full);
                 }
                 snap.publish_us = self.publish_us;
+                snap.encode_sign_us = self.encode_sign_us;
+                snap.signing_key_id = self.signer.as_ref().map(|s| s.key_id().to_hex()).unwrap_or_default();
                 snap.events_queued = self.outbox.as_ref().map(|o| o.len()).unwrap_or(0);
                 if let Some(c) = &self.counters {
                     for (name, v) in [
@@ -520,8 +540,13 @@ impl Worker {
             };
             tracing::info!(region = %region, id = %event.id, kind = event.kind.label(), detail = %event.detail, "event");
             let header = Header::new(PayloadKind::Event, rsu.as_str(), 0, event.time, event.time);
-            match corridor_wire::encode(&header, &event) {
-                Ok(bytes) => {
+            let mut bytes = Vec::new();
+            let encoded = match &self.signer {
+                Some(signer) => signer.encode_signed(&mut bytes, &header, &event).map_err(|e| e.to_string()),
+                None => encode_into(&mut bytes, &header, &event).map_err(|e| e.to_string()),
+            };
+            match encoded {
+                Ok(()) => {
                     if let Err(e) = self.events_pub.put(bytes).wait() {
                         tracing::warn!(error = %e, "event publish failed");
                     }
@@ -540,8 +565,17 @@ impl Worker {
             state.capture_time,
             state.publish_time,
         );
-        self.buf.clear();
-        match encode_into(&mut self.buf, &header, state) {
+        #[allow(clippy::disallowed_methods, reason = "the IO edge measures encode + sign")]
+        let t0 = std::time::Instant::now();
+        let encoded = match &self.signer {
+            Some(signer) => signer.encode_signed(&mut self.buf, &header, state).map_err(|e| e.to_string()),
+            None => {
+                self.buf.clear();
+                encode_into(&mut self.buf, &header, state).map_err(|e| e.to_string())
+            }
+        };
+        self.encode_sign_us = t0.elapsed().as_micros() as u64;
+        match encoded {
             Ok(()) => {
                 if let Err(e) = self.state_pub.put(self.buf.as_slice()).wait() {
                     tracing::warn!(error = %e, "state publish failed");

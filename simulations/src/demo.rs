@@ -527,6 +527,7 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
                 retry_ms: 500,
             }),
             events: Default::default(),
+            security: None,
             zenoh: ZenohSection { mode: "peer".into(), listen: vec![], connect: vec![hub_ep.clone()] },
             sensors: ix
                 .sensors

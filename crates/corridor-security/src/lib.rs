@@ -12,6 +12,7 @@
 //! | [`revocation`] | [`RevocationList`]: root-signed, sequence-numbered, never rolled back |
 //! | [`trust`] | [`TrustStore`]: roots, admitted certificates, the newest revocation list |
 //! | [`signer`] | [`Signer`]: the producer side, signs envelopes via `corridor_wire::sign_envelope` |
+//! | [`bundle`] | trust bundle: certificates + revocation list as one blob, cached on disk / served by the cloud |
 //! | [`guard`] | [`StateGuard`]: the vehicle-side checks, [`Rejection`] with counter labels |
 //!
 //! # Trust model
@@ -67,6 +68,7 @@
 //!    its old key is revoked.
 #![forbid(unsafe_code)]
 
+pub mod bundle;
 mod canon;
 pub mod cert;
 pub mod guard;
@@ -75,6 +77,7 @@ pub mod revocation;
 pub mod signer;
 pub mod trust;
 
+pub use bundle::{export_bundle, import_bundle, ImportReport};
 pub use canon::CanonError;
 pub use cert::{CertError, Certificate, Role, SignedCertificate};
 pub use guard::{Counters, GuardConfig, MapVersions, Rejection, ReplayWindow, StateGuard, Verified, VerifiedCloud};

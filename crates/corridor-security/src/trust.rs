@@ -79,6 +79,7 @@ pub struct TrustStore {
     roots: BTreeMap<KeyId, VerifyingKey>,
     certificates: BTreeMap<KeyId, SignedCertificate>,
     revocation: RevocationList,
+    revocation_signed: Option<SignedRevocationList>,
     version: u64,
 }
 
@@ -102,6 +103,11 @@ impl TrustStore {
     /// The held revocation list (seq 0 and empty until one is applied).
     pub fn revocation_list(&self) -> &RevocationList {
         &self.revocation
+    }
+
+    /// The held revocation list with its signature (to pass on, e.g. in a trust bundle).
+    pub fn signed_revocation_list(&self) -> Option<&SignedRevocationList> {
+        self.revocation_signed.as_ref()
     }
 
     /// Admitted certificates, ordered by key id.
@@ -151,6 +157,7 @@ impl TrustStore {
             return Err(TrustError::RevocationRollback { offered, held });
         }
         self.revocation = list.list().clone();
+        self.revocation_signed = Some(list);
         self.version += 1;
         Ok(())
     }
