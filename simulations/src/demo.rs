@@ -599,6 +599,8 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
         traffic.step(DT_S);
     }
     let centres = traffic.centres();
+    // the world's clock when the sensors start (run_world's t0 is the wall time of this instant)
+    let sim_start_s = traffic.time_s();
     let mut sensor_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5e45_0123);
     let mut sensors = Vec::new();
     let mut det_pubs = Vec::new();
@@ -726,7 +728,7 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
             .iter()
             .filter_map(|x| {
                 let plan = cp.plans.get(x.ix)?;
-                let actual = plan.time_to_change(x.group, x.at.secs_since(t0));
+                let actual = plan.time_to_change(x.group, sim_start_s + x.at.secs_since(t0));
                 Some((x.predicted_s - actual).abs())
             })
             .collect();

@@ -43,8 +43,30 @@ fn demo_runs_and_prints_the_summary_line_last() {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
     assert!((report["score"]["mota"].as_f64().unwrap() - field(last, "mota")).abs() < 0.0006, "{report}");
-    assert_eq!(report["rsus"], 2);
+    assert_eq!(report["rsus"], 3, "the embedded arterial-3 map: three signalized junctions");
     assert_eq!(report["vehicles"], 12);
+    // cloud-control served map and rules; the mid-run rules rollout reached every RSU
+    let c = &report["control"];
+    assert_eq!(c["published"], 3, "{c}");
+    assert_ne!(c["rules_before"], c["rules_after"], "{c}");
+    assert_eq!(c["rsus_on_new_rules"], 3, "{c}");
+    assert!(stdout.contains("cloud: published=3"), "{stdout}");
+    // the vehicles' SDK lane queries: fixed-time signals are predicted to the tenth of a second
+    assert!(c["ttc_samples"].as_u64().unwrap() > 20, "{c}");
+    assert!(c["ttc_err_p95_s"].as_f64().unwrap() < 0.2, "{c}");
+}
+
+#[test]
+fn the_hand_built_corridor_still_runs() {
+    let out = Command::new(env!("CARGO_BIN_EXE_corridor-sim"))
+        .args(["demo", "--hand-built", "--intersections", "2", "--vehicles", "3", "--seconds", "6", "--quiet"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let last = stdout.trim_end().lines().last().unwrap();
+    assert!(field(last, "objects") >= 5.0, "{stdout}");
+    assert!(!stdout.contains("cloud:"), "no HD map, no cloud: {stdout}");
 }
 
 #[test]

@@ -443,6 +443,7 @@ pub async fn run_sumo(cfg: SumoConfig) -> anyhow::Result<SumoReport> {
             metrics_port: 0,
             cloud: None,
             events: Default::default(),
+            security: None,
             zenoh: ZenohSection { mode: "peer".into(), listen: vec![], connect: vec![hub_ep.clone()] },
             sensors: layout
                 .iter()
