@@ -41,28 +41,10 @@ async fn invalid_uploads_change_nothing_rollback_and_status_follow_rsus() {
     assert_eq!(c.entries[0].rules_version, Some(v2_rules));
 
     // invalid rules: refused with file:line:col, nothing stored
-    let bad_rules = dir.path().join("bad.toml");
-    std::fs::write(
-        &bad_rules,
-        std::fs::read_to_string(ws("maps/demo-4arm/rules.toml")).unwrap().replacen(
-            "scope.intersection = true",
-            "scope.lanes = [\"no-such-lane\"]",
-            1,
-        ),
-    )
-    .unwrap();
+    let bad_rules =
+        demo_rules_with(dir.path(), "bad.toml", "scope.intersection = true", "scope.lanes = [\"no-such-lane\"]");
     let map = ws("maps/demo-4arm/demo-4arm.net.xml");
-    let (code, _, err) = cli(&[
-        "publish",
-        "--intersection",
-        "ix-a",
-        "--map",
-        map.to_str().unwrap(),
-        "--rules",
-        bad_rules.to_str().unwrap(),
-        "--connect",
-        &endpoint,
-    ]);
+    let (code, _, err) = publish_cli(&map, &bad_rules, &["--connect", &endpoint]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("bad.toml:"), "diagnostics name file:line:col: {err}");
     assert!(err.contains("nothing was published"), "{err}");

@@ -69,28 +69,10 @@ async fn cloud_killed_rsu_keeps_serving_queues_events_and_resyncs_on_return() {
     assert!(rsu.events_queued() >= 1, "the event waits on disk");
 
     // 3. a new rules version goes into the database while no server runs
-    let rules60 = dir.path().join("rules-60.toml");
-    std::fs::write(
-        &rules60,
-        std::fs::read_to_string(ws("maps/demo-4arm/rules.toml")).unwrap().replacen(
-            "effect.speed_limit_kmh = 50",
-            "effect.speed_limit_kmh = 60",
-            1,
-        ),
-    )
-    .unwrap();
-    let map = ws("maps/demo-4arm/demo-4arm.net.xml");
-    let (code, out, err) = cli(&[
-        "publish",
-        "--intersection",
-        "ix-a",
-        "--map",
-        map.to_str().unwrap(),
-        "--rules",
-        rules60.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
+    let rules60 =
+        demo_rules_with(dir.path(), "rules-60.toml", "effect.speed_limit_kmh = 50", "effect.speed_limit_kmh = 60");
+    let (code, out, err) =
+        publish_cli(&ws("maps/demo-4arm/demo-4arm.net.xml"), &rules60, &["--data-dir", data.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}\n{err}");
     let (_, v2_rules) = entry_versions(&out);
     assert_ne!(v2_rules, v1_rules);

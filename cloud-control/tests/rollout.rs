@@ -34,19 +34,11 @@ async fn a_new_map_rolls_out_between_two_frames_without_a_gap() {
     wait_for(15.0, "states on v1", || vehicle.count() >= 10 && vehicle.last_version() == Some(v1_map)).await;
 
     // another map for the same intersection: arterial-3 with its rules
-    let map = ws("maps/arterial-3/arterial-3.net.xml");
-    let rules = ws("maps/arterial-3/rules.toml");
-    let (code, out, err) = cli(&[
-        "publish",
-        "--intersection",
-        "ix-a",
-        "--map",
-        map.to_str().unwrap(),
-        "--rules",
-        rules.to_str().unwrap(),
-        "--connect",
-        &endpoint,
-    ]);
+    let (code, out, err) = publish_cli(
+        &ws("maps/arterial-3/arterial-3.net.xml"),
+        &ws("maps/arterial-3/rules.toml"),
+        &["--connect", &endpoint],
+    );
     assert_eq!(code, 0, "{out}\n{err}");
     let (v2_map, v2_rules) = entry_versions(&out);
     assert_ne!(v2_map, v1_map);

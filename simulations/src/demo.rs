@@ -956,6 +956,37 @@ fn gt_rows(agents: &[Agent], centres: &[Vector2<f64>], frame: u64) -> Vec<MotRow
         .collect()
 }
 
+/// One published object as a scored row: predicted `dt` seconds ahead, moved from its RSU's
+/// frame (whose origin is `frame_origin` in world coordinates) to the world, kept only within
+/// `radius_m` of the junction `centre`. Row ids are `k * 10^7 + track id` (unique per junction).
+pub(crate) fn object_row(
+    o: &corridor_model::TrackedObject,
+    frame: u64,
+    k: usize,
+    dt: f64,
+    frame_origin: Vector2<f64>,
+    centre: Vector2<f64>,
+    radius_m: f64,
+) -> Option<MotRow> {
+    let w = Vector2::new(o.position_m.x, o.position_m.y)
+        + Vector2::new(o.velocity_mps.x, o.velocity_mps.y) * dt
+        + frame_origin;
+    if (w - centre).norm() > radius_m {
+        return None;
+    }
+    Some(MotRow {
+        frame,
+        id: (k as u64) * 10_000_000 + o.track_id.0,
+        x: w.x,
+        y: w.y,
+        z: o.position_m.z,
+        vx: o.velocity_mps.x,
+        vy: o.velocity_mps.y,
+        class: o.class.as_str(),
+        confidence: f64::from(o.class_confidence),
+    })
+}
+
 /// What the observing vehicle knew at each 0.1 s tick: per intersection, the latest state
 /// received by then, its objects predicted to the tick, in world coordinates.
 fn tracks_at_ticks(
@@ -983,26 +1014,14 @@ fn tracks_at_ticks(
             if !(0.0..=1.0).contains(&dt) {
                 continue; // a state older than a second is stale: the vehicle would not use it
             }
-            for o in &u.state.objects {
-                let p = Vector2::new(o.position_m.x, o.position_m.y)
-                    + Vector2::new(o.velocity_mps.x, o.velocity_mps.y) * dt;
-                // RSUs on an HD map publish in its frame; the hand-built corridor's in each centre's
-                let (rel, w) = if map_frame { (p - centres[k], p) } else { (p, p + centres[k]) };
-                if rel.norm() > SCORE_RADIUS_M {
-                    continue;
-                }
-                rows.push(MotRow {
-                    frame,
-                    id: (k as u64) * 10_000_000 + o.track_id.0,
-                    x: w.x,
-                    y: w.y,
-                    z: o.position_m.z,
-                    vx: o.velocity_mps.x,
-                    vy: o.velocity_mps.y,
-                    class: o.class.as_str(),
-                    confidence: f64::from(o.class_confidence),
-                });
-            }
+            // RSUs on an HD map publish in its frame; the hand-built corridor's in each centre's
+            let frame_origin = if map_frame { Vector2::zeros() } else { centres[k] };
+            rows.extend(
+                u.state
+                    .objects
+                    .iter()
+                    .filter_map(|o| object_row(o, frame, k, dt, frame_origin, centres[k], SCORE_RADIUS_M)),
+            );
         }
     }
     rows

@@ -94,28 +94,33 @@ pub fn cli(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// demo-4arm's rules with the first `from` replaced by `to`, written to `dir/name`.
+pub fn demo_rules_with(dir: &Path, name: &str, from: &str, to: &str) -> PathBuf {
+    let path = dir.join(name);
+    let text = std::fs::read_to_string(ws("maps/demo-4arm/rules.toml")).unwrap().replacen(from, to, 1);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `cloud-control publish --intersection ix-a --map MAP --rules RULES` plus `target` (e.g.
+/// `["--connect", endpoint]` or `["--data-dir", dir]`): exit code, stdout, stderr.
+pub fn publish_cli(map: &Path, rules: &Path, target: &[&str]) -> (i32, String, String) {
+    let mut args =
+        vec!["publish", "--intersection", "ix-a", "--map", map.to_str().unwrap(), "--rules", rules.to_str().unwrap()];
+    args.extend_from_slice(target);
+    cli(&args)
+}
+
 /// `cloud-control publish` of demo-4arm with its rules, the speed limit set to `limit`;
 /// returns the new (map, rules) versions.
 pub fn publish(endpoint: &str, dir: &Path, limit: u32) -> (MapVersion, MapVersion) {
-    let rules = dir.join(format!("rules-{limit}.toml"));
-    let text = std::fs::read_to_string(ws("maps/demo-4arm/rules.toml")).unwrap().replacen(
+    let rules = demo_rules_with(
+        dir,
+        &format!("rules-{limit}.toml"),
         "effect.speed_limit_kmh = 50",
         &format!("effect.speed_limit_kmh = {limit}"),
-        1,
     );
-    std::fs::write(&rules, text).unwrap();
-    let map = ws("maps/demo-4arm/demo-4arm.net.xml");
-    let (code, out, err) = cli(&[
-        "publish",
-        "--intersection",
-        "ix-a",
-        "--map",
-        map.to_str().unwrap(),
-        "--rules",
-        rules.to_str().unwrap(),
-        "--connect",
-        endpoint,
-    ]);
+    let (code, out, err) = publish_cli(&ws("maps/demo-4arm/demo-4arm.net.xml"), &rules, &["--connect", endpoint]);
     assert_eq!(code, 0, "publish failed: {out}\n{err}");
     entry_versions(&out)
 }

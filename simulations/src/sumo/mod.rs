@@ -954,25 +954,13 @@ fn tracks_at_ticks(
         if !(0.0..=1.0).contains(&dt) {
             continue; // older than a second: stale, a vehicle would not use it
         }
-        for o in &u.state.objects {
-            let p =
-                Vector2::new(o.position_m.x, o.position_m.y) + Vector2::new(o.velocity_mps.x, o.velocity_mps.y) * dt;
-            if p.norm() > SCORE_RADIUS_M {
-                continue;
-            }
-            let w = p + centre;
-            rows.push(MotRow {
-                frame: frame as u64,
-                id: (k as u64) * 10_000_000 + o.track_id.0,
-                x: w.x,
-                y: w.y,
-                z: o.position_m.z,
-                vx: o.velocity_mps.x,
-                vy: o.velocity_mps.y,
-                class: o.class.as_str(),
-                confidence: f64::from(o.class_confidence),
-            });
-        }
+        // the RSU's frame is the net frame shifted to the junction centre
+        rows.extend(
+            u.state
+                .objects
+                .iter()
+                .filter_map(|o| crate::demo::object_row(o, frame as u64, k, dt, centre, centre, SCORE_RADIUS_M)),
+        );
     }
     rows
 }
