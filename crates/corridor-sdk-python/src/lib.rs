@@ -291,8 +291,8 @@ impl Corridor {
         now_s: f64,
         wgs84: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let a =
-            self.inner().objects_in_ego(&ix(intersection)?, &pose(x, y, heading, wgs84), ts(now_s)).map_err(qerr)?;
+        let core = self.inner();
+        let a = core.objects_in_ego(&ix(intersection)?, &pose(x, y, heading, wgs84), ts(now_s)).map_err(qerr)?;
         let d = PyDict::new(py);
         let list = PyList::empty(py);
         for o in &a.objects {

@@ -644,7 +644,7 @@ impl Corridor {
         intersection: &IntersectionId,
         pose: &EgoPose,
         now: Timestamp,
-    ) -> Result<EgoObjects, QueryError> {
+    ) -> Result<EgoObjects<'_>, QueryError> {
         let (u, k) = self.usable(intersection, now)?;
         let ego = pose.in_map(k).ok_or_else(|| QueryError::NoGeoOrigin(intersection.clone()))?;
         let (sin, cos) = pose.heading_rad.sin_cos();
@@ -876,7 +876,8 @@ impl Corridor {
                 }
             }
             if let Some((t, zone)) = hit {
-                let object = to_ego(o, ego, cos, sin, pose.heading_rad, state_age, now, self.config.object_stale_s);
+                let object =
+                    to_ego(o, ego, cos, sin, pose.heading_rad, state_age, now, self.config.object_stale_s).into_owned();
                 out.push(InPathObject { object, time_to_enter_s: t, zone });
             }
         }

@@ -9,7 +9,8 @@ use corridor_model::{
     IntersectionId, LaneId, MapVersion, MovementPhaseState, ObjectClass, RsuId, SignalGroupId, Timestamp, TrackId,
     TrackedObject,
 };
-use nalgebra::Matrix4;
+use nalgebra::{ArrayStorage, Matrix4};
+use std::borrow::Cow;
 
 /// Where an answer came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,8 +34,13 @@ pub struct Provenance {
 }
 
 /// A tracked object in the ego frame: x forward, y left, origin at the ego's reference point.
+///
+/// `'a` is the [`Corridor`](crate::Corridor) the answer was computed from: the lane id is
+/// borrowed from its state, so a query copies no string and touches no reference count.
+/// [`EgoObjects::into_owned`] detaches an answer (the [`Vehicle`](crate::Vehicle) adapter
+/// returns owned answers).
 #[derive(Debug, Clone, PartialEq)]
-pub struct EgoObject {
+pub struct EgoObject<'a> {
     /// The RSU's track id.
     pub track_id: TrackId,
     /// Its class.
@@ -56,16 +62,34 @@ pub struct EgoObject {
     /// The RSU's class confidence.
     pub confidence: f32,
     /// The lane the RSU matched it to.
-    pub lane: Option<LaneId>,
+    pub lane: Option<Cow<'a, LaneId>>,
 }
 
-/// Objects around the ego.
+impl EgoObject<'_> {
+    /// The same object, owning its lane id.
+    pub fn into_owned(self) -> EgoObject<'static> {
+        EgoObject { lane: self.lane.map(|l| Cow::Owned(l.into_owned())), ..self }
+    }
+}
+
+/// Objects around the ego (see [`EgoObject`] for the lifetime).
 #[derive(Debug, Clone, PartialEq)]
-pub struct EgoObjects {
+pub struct EgoObjects<'a> {
     /// The objects, in the RSU's order.
-    pub objects: Vec<EgoObject>,
+    pub objects: Vec<EgoObject<'a>>,
     /// Where they came from; confidence is the state's freshness (`1 - age / window`).
     pub provenance: Provenance,
+}
+
+impl EgoObjects<'_> {
+    /// The same answer, owning its lane ids (one reference-count increment per object with a
+    /// lane), so it can outlive the [`Corridor`](crate::Corridor) borrow.
+    pub fn into_owned(self) -> EgoObjects<'static> {
+        EgoObjects {
+            objects: self.objects.into_iter().map(EgoObject::into_owned).collect(),
+            provenance: self.provenance,
+        }
+    }
 }
 
 /// Time until a signal group changes, seconds from the query time.
@@ -188,7 +212,7 @@ pub enum PathZone {
 #[derive(Debug, Clone, PartialEq)]
 pub struct InPathObject {
     /// The object, in the ego frame.
-    pub object: EgoObject,
+    pub object: EgoObject<'static>,
     /// Seconds from the query time until it is first predicted in the path (0: already in).
     pub time_to_enter_s: f64,
     /// Where.
@@ -240,8 +264,8 @@ pub struct Hazard {
 /// Rotates a ground-plane object into the ego frame (the hot loop of `objects_in_ego`).
 #[inline]
 #[allow(clippy::too_many_arguments, reason = "hot loop: plain values, no struct to build per call")]
-pub(crate) fn to_ego(
-    o: &TrackedObject,
+pub(crate) fn to_ego<'a>(
+    o: &'a TrackedObject,
     ego: [f64; 2],
     cos: f64,
     sin: f64,
@@ -249,7 +273,7 @@ pub(crate) fn to_ego(
     state_age_s: f64,
     now: Timestamp,
     stale_after_s: f64,
-) -> EgoObject {
+) -> EgoObject<'a> {
     // extrapolate to now with the track's velocity
     let px = o.position_m.x + o.velocity_mps.x * state_age_s - ego[0];
     let py = o.position_m.y + o.velocity_mps.y * state_age_s - ego[1];
@@ -266,11 +290,13 @@ pub(crate) fn to_ego(
         velocity_mps: [vx, vy],
         heading_rad: wrap_pi(o.heading_rad - heading),
         covariance: rotate_cov(&o.covariance, cos as f32, sin as f32),
-        distance_m: x.hypot(y),
+        // not `hypot`: its overflow care costs more than the rest of the rotation, and ground
+        // distances of a few hundred metres cannot overflow
+        distance_m: (x * x + y * y).sqrt(),
         age_s,
         stale: age_s > stale_after_s,
         confidence: o.class_confidence,
-        lane: o.lane.clone(),
+        lane: o.lane.as_ref().map(Cow::Borrowed),
     }
 }
 
@@ -293,25 +319,27 @@ fn wrap_pi(d: f64) -> f64 {
     }
 }
 
-/// `R P R^T` with `R = diag(Q, Q)`, `Q = [[c, s], [-s, c]]`, block by block.
+/// `R P R^T` with `R = diag(Q, Q)`, `Q = [[c, s], [-s, c]]`, block by block, on the
+/// column-major array (fixed indices: no bounds checks in the hot loop).
 #[inline]
 pub(crate) fn rotate_cov(p: &Matrix4<f32>, c: f32, s: f32) -> Matrix4<f32> {
-    let mut out = Matrix4::zeros();
+    let m = &p.data.0; // m[col][row]
+    let mut out = [[0.0_f32; 4]; 4];
     for bi in 0..2 {
         for bj in 0..2 {
             let (r, k) = (2 * bi, 2 * bj);
-            let (a, b, cc, d) = (p[(r, k)], p[(r, k + 1)], p[(r + 1, k)], p[(r + 1, k + 1)]);
+            let (a, b, cc, d) = (m[k][r], m[k + 1][r], m[k][r + 1], m[k + 1][r + 1]);
             // Q B
             let (m00, m01) = (c * a + s * cc, c * b + s * d);
             let (m10, m11) = (-s * a + c * cc, -s * b + c * d);
             // (Q B) Q^T, Q^T = [[c, -s], [s, c]]
-            out[(r, k)] = m00 * c + m01 * s;
-            out[(r, k + 1)] = -m00 * s + m01 * c;
-            out[(r + 1, k)] = m10 * c + m11 * s;
-            out[(r + 1, k + 1)] = -m10 * s + m11 * c;
+            out[k][r] = m00 * c + m01 * s;
+            out[k + 1][r] = -m00 * s + m01 * c;
+            out[k][r + 1] = m10 * c + m11 * s;
+            out[k + 1][r + 1] = -m10 * s + m11 * c;
         }
     }
-    out
+    Matrix4::from_data(ArrayStorage(out))
 }
 
 /// Squared distance from `p` to the polyline, or `None` when the polyline has < 2 points.

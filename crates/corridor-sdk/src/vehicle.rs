@@ -240,8 +240,12 @@ impl Vehicle {
     }
 
     /// Objects of an intersection in the ego frame. See [`Corridor::objects_in_ego`].
-    pub fn objects_in_ego(&self, intersection: &IntersectionId, pose: &EgoPose) -> Result<EgoObjects, QueryError> {
-        lock(&self.core).objects_in_ego(intersection, pose, self.now())
+    pub fn objects_in_ego(
+        &self,
+        intersection: &IntersectionId,
+        pose: &EgoPose,
+    ) -> Result<EgoObjects<'static>, QueryError> {
+        lock(&self.core).objects_in_ego(intersection, pose, self.now()).map(EgoObjects::into_owned)
     }
 
     /// Objects predicted to enter the ego's path. See [`Corridor::in_path`].
