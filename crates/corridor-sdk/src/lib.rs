@@ -67,7 +67,7 @@
 //! | query | answer | notes |
 //! |---|---|---|
 //! | [`Corridor::my_lane`]`(pose, class, now)` | [`LaneAnswer`]: lane, `s`, lateral offset, distance to the stop line; [`ConnectionAnswer`] (on it, or ahead: chosen by the route's lanes, else the only one, else a flagged guess); [`SignalAnswer`] (group, phase, [`TimeToChange`] min / max / likely); [`RulesAnswer`] for the class now (speed limit, turn allowed, right on red, closure + merge lane, reserved lane, stop) | lane from `corridor_hdmap::LaneMatcher` with position and heading; rules from `corridor_rules::CompiledRules` |
-//! | [`Corridor::objects_in_ego`]`(ix, pose, now)` | [`EgoObjects`]: each object's position and velocity in the ego frame (x forward, y left), covariance `R P R^T`, distance, age, `stale` flag | extrapolated to `now` with the track's velocity |
+//! | [`Corridor::objects_in_ego`]`(ix, pose, now)` | [`EgoObjects`]: each object's position and velocity in the ego frame (x forward, y left), covariance `R P R^T`, distance, age, `stale` flag | extrapolated to `now` with the track's velocity; lane ids are borrowed from the state (`into_owned()` to keep the answer; `Vehicle` returns it owned) |
 //! | [`Corridor::in_path`]`(pose, class, options, now)` | [`InPath`]: objects whose constant-velocity prediction over `options.horizon_s` enters the ego lane ahead, the connection's internal lanes and egress, or its conflict zones; soonest first | objects within `ego_radius_m` are taken as the ego itself |
 //! | [`Corridor::hazards`]`(now)` | [`Hazard`]s: events of the intersections ahead, most severe first, with `on_route_lane` when the route's lanes are known | events expire after `event_ttl_s` |
 //!
