@@ -107,6 +107,43 @@ pub enum Fault {
         /// Messages per second per sensor key.
         rate_hz: f64,
     },
+    /// Cloud-control is stopped in `[from_s, to_s)` and started again on its database: the RSUs
+    /// keep publishing on their cached map and rules and queue their events on disk.
+    CloudDown {
+        /// Stop, s after the scenario start.
+        from_s: f64,
+        /// Start again.
+        to_s: f64,
+    },
+    /// The RSU of junction `rsu` is stopped at `from_s` and restarted from its on-disk cache at
+    /// `to_s`.
+    RsuRestart {
+        /// The junction whose RSU restarts.
+        rsu: String,
+        /// Stop, s after the scenario start.
+        from_s: f64,
+        /// Restart.
+        to_s: f64,
+    },
+}
+
+impl Fault {
+    /// The fault's kind as written in scenario files.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::SensorDropout { .. } => "sensor_dropout",
+            Fault::ClockSkew { .. } => "clock_skew",
+            Fault::DetectionFlood { .. } => "detection_flood",
+            Fault::MalformedMessages { .. } => "malformed_messages",
+            Fault::CloudDown { .. } => "cloud_down",
+            Fault::RsuRestart { .. } => "rsu_restart",
+        }
+    }
+
+    /// Faults of the control plane (cloud and RSU processes) rather than of the sensors.
+    pub fn is_control(&self) -> bool {
+        matches!(self, Fault::CloudDown { .. } | Fault::RsuRestart { .. })
+    }
 }
 
 /// A parsed, checked scenario.
@@ -182,14 +219,12 @@ struct RawSensor {
 struct RawFault {
     kind: Spanned<String>,
     sensor: Option<Spanned<String>>,
-    rsu: Option<String>,
+    rsu: Option<Spanned<String>>,
     from_s: Option<Spanned<f64>>,
     to_s: Option<Spanned<f64>>,
     offset_ms: Option<Spanned<f64>>,
     factor: Option<Spanned<f64>>,
     rate_hz: Option<Spanned<f64>>,
-    duration_s: Option<Spanned<f64>>,
-    at_s: Option<Spanned<f64>>,
 }
 
 struct Ctx<'a> {
@@ -219,6 +254,21 @@ fn line_col(text: &str, at: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let col = before.rfind('\n').map_or(at, |i| at - i - 1) + 1;
     (line, col)
+}
+
+/// The traffic-light junctions of a map file (what `rsu = ...` may name when no `[[rsu]]` is
+/// listed); empty when the map does not import (the runner then reports the map itself).
+fn signalized_junctions(map: &Path) -> Vec<String> {
+    match corridor_hdmap::load_path(map, &corridor_hdmap::ImportOptions::default()) {
+        Ok(imported) => imported
+            .map
+            .junctions
+            .iter()
+            .filter(|j| j.kind.starts_with("traffic_light"))
+            .map(|j| j.id.clone())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// The directory relative map paths are resolved against: the repository root.
@@ -381,18 +431,18 @@ pub fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<Scenario, Sce
         let fault = match f.kind.get_ref().as_str() {
             "sensor_dropout" => {
                 let (from_s, to_s) = window()?;
-                Fault::SensorDropout { sensor: sensor()?, rsu: f.rsu.clone(), from_s, to_s }
+                Fault::SensorDropout { sensor: sensor()?, rsu: f.rsu.as_ref().map(|r| r.get_ref().clone()), from_s, to_s }
             }
             "clock_skew" => {
                 let o = need(&f.offset_ms, "offset_ms")?;
                 let offset_ms = cx.num(&o, &field("offset_ms"), |x| x.abs() <= 1000.0, "an offset within +-1000 ms")?;
-                Fault::ClockSkew { sensor: sensor()?, rsu: f.rsu.clone(), offset_ms }
+                Fault::ClockSkew { sensor: sensor()?, rsu: f.rsu.as_ref().map(|r| r.get_ref().clone()), offset_ms }
             }
             "detection_flood" => {
                 let fa = need(&f.factor, "factor")?;
                 let factor = cx.num(&fa, &field("factor"), |x| (1.0..=1000.0).contains(&x), "a factor in [1, 1000]")?;
                 let (from_s, to_s) = window()?;
-                Fault::DetectionFlood { sensor: sensor()?, rsu: f.rsu.clone(), factor, from_s, to_s }
+                Fault::DetectionFlood { sensor: sensor()?, rsu: f.rsu.as_ref().map(|r| r.get_ref().clone()), factor, from_s, to_s }
             }
             "malformed_messages" => {
                 let r = need(&f.rate_hz, "rate_hz")?;
@@ -400,12 +450,37 @@ pub fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<Scenario, Sce
                 Fault::MalformedMessages { rate_hz }
             }
             k @ ("cloud_down" | "rsu_restart") => {
-                let _ = (&f.duration_s, &f.at_s);
-                return Err(cx.err(
-                    f.kind.span(),
-                    &field("kind"),
-                    format!("`{k}` is not supported by this runner yet (no cloud-control or RSU restart in `corridor-sim run`)"),
-                ));
+                if let Some(s) = &f.sensor {
+                    return Err(cx.err(s.span(), &field("sensor"), format!("not used by `{k}` (it stops a service, not a sensor)")));
+                }
+                let (from_s, to_s) = window()?;
+                if to_s - from_s > 600.0 {
+                    let span = f.to_s.as_ref().map_or(f.kind.span(), Spanned::span);
+                    return Err(cx.err(span, &field("to_s"), format!("{to_s}: `{k}` windows are at most 600 s")));
+                }
+                if k == "cloud_down" {
+                    if let Some(r) = &f.rsu {
+                        return Err(cx.err(r.span(), &field("rsu"), "not used by `cloud_down` (the cloud serves every RSU)"));
+                    }
+                    Fault::CloudDown { from_s, to_s }
+                } else {
+                    let r = f.rsu.as_ref().ok_or_else(|| {
+                        cx.err(f.kind.span(), &field("rsu"), "missing: which RSU restarts (a signalized junction id of the map)")
+                    })?;
+                    let junctions: Vec<String> = if rsus.is_empty() {
+                        signalized_junctions(&map)
+                    } else {
+                        rsus.iter().map(|x: &RsuSpec| x.junction.clone()).collect()
+                    };
+                    if !junctions.contains(r.get_ref()) {
+                        return Err(cx.err(
+                            r.span(),
+                            &field("rsu"),
+                            format!("no RSU at junction `{}` (known: {})", r.get_ref(), junctions.join(", ")),
+                        ));
+                    }
+                    Fault::RsuRestart { rsu: r.get_ref().clone(), from_s, to_s }
+                }
             }
             other => {
                 return Err(cx.err(
@@ -517,9 +592,32 @@ to_s = 8
     }
 
     #[test]
-    fn unsupported_faults_are_refused_clearly() {
-        let e = bad(&format!("{GOOD}\n[[fault]]\nkind = \"cloud_down\"\nat_s = 3\nduration_s = 20\n"));
-        assert_eq!(e.field, "fault[1].kind");
-        assert!(e.message.contains("not supported by this runner yet"), "{e}");
+    fn control_faults_parse_and_bad_fields_are_named() {
+        let text = format!(
+            "{GOOD}\n[[fault]]\nkind = \"cloud_down\"\nfrom_s = 3\nto_s = 23\n\n[[fault]]\nkind = \"rsu_restart\"\nrsu = \"A0\"\nfrom_s = 5\nto_s = 6\n"
+        );
+        let s = parse("x.toml", &text, None).unwrap();
+        assert_eq!(s.faults[1], Fault::CloudDown { from_s: 3.0, to_s: 23.0 });
+        assert_eq!(s.faults[2], Fault::RsuRestart { rsu: "A0".into(), from_s: 5.0, to_s: 6.0 });
+        assert!(s.faults[2].is_control() && !s.faults[0].is_control());
+        // an unknown junction names the field and lists the known ones
+        let e = bad(&text.replace("rsu = \"A0\"", "rsu = \"B7\""));
+        assert_eq!((e.line, e.field.as_str()), (21, "fault[2].rsu"), "{e}");
+        assert!(e.message.contains("known: A0"), "{e}");
+        // a missing RSU, a window backwards, a sensor on a cloud fault
+        let e = bad(&text.replace("rsu = \"A0\"\n", ""));
+        assert_eq!(e.field, "fault[2].rsu", "{e}");
+        assert!(e.message.contains("missing"), "{e}");
+        let e = bad(&text.replace("to_s = 23", "to_s = 1"));
+        assert_eq!((e.line, e.field.as_str()), (17, "fault[1].to_s"), "{e}");
+        let e = bad(&text.replace("kind = \"cloud_down\"", "kind = \"cloud_down\"\nsensor = \"cam-nw\""));
+        assert_eq!(e.field, "fault[1].sensor", "{e}");
+        let e = bad(&text.replace("kind = \"cloud_down\"", "kind = \"cloud_down\"\nrsu = \"A0\""));
+        assert_eq!(e.field, "fault[1].rsu", "{e}");
+        let e = bad(&text.replace("to_s = 23", "to_s = 900"));
+        assert_eq!(e.field, "fault[1].to_s", "{e}");
+        // the old spelling is an unknown field, not silently ignored
+        let e = bad(&text.replace("from_s = 3\n", "at_s = 3\n"));
+        assert!(e.message.contains("unknown field"), "{e}");
     }
 }
