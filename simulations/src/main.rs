@@ -68,6 +68,10 @@ struct SumoArgs {
     /// Skip py-motmetrics and report.html.
     #[arg(long)]
     no_html: bool,
+    /// Rules file published with the network (checked against it by the cloud); default: a
+    /// generated one (the network's common speed limit on every lane, written to OUT/rules.toml).
+    #[arg(long)]
+    rules: Option<PathBuf>,
     /// No live progress line.
     #[arg(long)]
     quiet: bool,
@@ -202,6 +206,7 @@ async fn run_sumo_cmd(a: SumoArgs) -> anyhow::Result<()> {
         copy_scenario: !a.in_place,
         html: !a.no_html,
         progress: !a.quiet,
+        rules: a.rules,
     })
     .await?;
     report.print();

@@ -28,4 +28,28 @@ fn sumo_4arm_runs_end_to_end_and_both_scorers_agree() {
     // with traffic on every arm for 15 s, the tracker must find most of it
     let s = &r["motmetrics"]["overall"];
     assert!(s["recall"].as_f64().unwrap() > 0.5, "{s}");
+    // cloud-control joined: the imported network and the generated rules were published, the
+    // RSU fetched both and runs exactly those versions; its events were all acked
+    let c = &r["cloud"];
+    assert_eq!(c["published"].as_array().unwrap().len(), 1, "{c}");
+    let published = &c["published"][0];
+    assert_eq!(published["map_version"].as_str().unwrap(), &r["map_version"].as_str().unwrap()[..12], "{c}");
+    assert!(!published["rules_version"].as_str().unwrap().is_empty(), "{c}");
+    assert_eq!(c["rsus_on_published"], 1, "{c}");
+    let rsu = &c["rsus"][0];
+    assert_eq!(rsu["map_source"], "cloud", "{c}");
+    assert_eq!((&rsu["map_version"], &rsu["rules_version"]), (&published["map_version"], &published["rules_version"]));
+    assert_eq!(c["events"]["lost"], 0, "{c}");
+    assert_eq!(c["events"]["published_live"], c["events"]["uploaded_acked"], "{c}");
+    assert!(out.join("rules.toml").is_file(), "the generated rules are kept with the outputs");
+    // the RSU matched what it tracks to the network's lanes: most cars carry a lane id
+    let lanes = &r["lane_matching"];
+    let (cars, with_lane, fraction) = (
+        lanes["per_class"]["car"][0].as_u64().unwrap(),
+        lanes["per_class"]["car"][1].as_u64().unwrap(),
+        lanes["per_class"]["car"][2].as_f64().unwrap(),
+    );
+    assert!(cars > 100 && with_lane <= cars, "{lanes}");
+    assert!(fraction >= 0.8, "only {fraction} of car reports have a lane: {lanes}");
+    assert!(lanes["fraction"].as_f64().unwrap() >= 0.7, "{lanes}");
 }
