@@ -534,6 +534,37 @@ pub struct FaultRecord {
     pub cut_short: bool,
 }
 
+impl FaultRecord {
+    /// One line for the run's printout.
+    pub fn line(&self) -> String {
+        let mut l = format!(
+            "fault {}{}: {:.1}-{:.1}s states_published_during={} states_received_during={} events_during={} queued_peak={} delivered_after={} lost={}",
+            self.kind,
+            self.rsu.as_deref().map(|r| format!(" {r}")).unwrap_or_default(),
+            self.applied_from_s,
+            self.applied_to_s,
+            self.states_published_during,
+            self.states_received_during,
+            self.events_during,
+            self.events_queued_peak,
+            self.events_delivered_after,
+            self.lost
+        );
+        if let Some(r) = &self.restart {
+            l.push_str(&format!(
+                " map_source_after={} first_state_after_ms={:.0} restarts_seen={}",
+                r.map_source_after,
+                r.first_state_after_ms.unwrap_or(f64::NAN),
+                r.restarts_seen
+            ));
+        }
+        if let Some(e) = &self.error {
+            l.push_str(&format!(" error={e}"));
+        }
+        l
+    }
+}
+
 /// How an RSU restart went.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct RestartRecord {

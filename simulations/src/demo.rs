@@ -175,6 +175,9 @@ impl DemoReport {
         if !inj.is_empty() {
             println!("faults injected: {}", inj.join(" "));
         }
+        for f in &self.faults {
+            println!("{}", f.line());
+        }
         let reasons: Vec<String> = self.drop_reasons.iter().map(|(k, n)| format!("{k}={n}")).collect();
         println!("drops: total={} {}", self.dropped, reasons.join(" "));
         println!(

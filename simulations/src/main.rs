@@ -72,6 +72,10 @@ struct SumoArgs {
     /// generated one (the network's common speed limit on every lane, written to OUT/rules.toml).
     #[arg(long)]
     rules: Option<PathBuf>,
+    /// Scripted control faults: a TOML file of `[[fault]]` tables, kind `cloud_down` or
+    /// `rsu_restart` (docs/sumo.md), times in seconds after the sensors start.
+    #[arg(long)]
+    faults: Option<PathBuf>,
     /// No live progress line.
     #[arg(long)]
     quiet: bool,
@@ -207,6 +211,7 @@ async fn run_sumo_cmd(a: SumoArgs) -> anyhow::Result<()> {
         html: !a.no_html,
         progress: !a.quiet,
         rules: a.rules,
+        faults: a.faults,
     })
     .await?;
     report.print();

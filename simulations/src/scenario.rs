@@ -408,8 +408,66 @@ pub fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<Scenario, Sce
         rsus.push(RsuSpec { junction: r.junction.get_ref().clone(), sensors });
     }
     // faults
+    let known_sensors: Vec<String> = if rsus.is_empty() {
+        default_layout().into_iter().map(|(id, _, _)| id).collect()
+    } else {
+        rsus.iter().flat_map(|r| r.sensors.iter().map(|s| s.id.clone())).collect()
+    };
+    let rsu_junctions = || -> Vec<String> {
+        if rsus.is_empty() {
+            signalized_junctions(&map)
+        } else {
+            rsus.iter().map(|x| x.junction.clone()).collect()
+        }
+    };
+    let faults = faults_of(&cx, &raw.fault, &rsu_junctions, Some(&known_sensors))?;
+    let name = raw.name.clone().unwrap_or_else(|| {
+        Path::new(file)
+            .file_stem()
+            .map_or_else(|| file.to_owned(), |s| s.to_string_lossy().trim_end_matches(".toml").to_owned())
+    });
+    Ok(Scenario {
+        name,
+        description: raw.description,
+        map,
+        duration_s,
+        warmup_s,
+        seed: raw.seed,
+        traffic: MapWorldConfig { demand, turning },
+        rsus,
+        faults,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFaults {
+    #[serde(default)]
+    fault: Vec<Spanned<RawFault>>,
+}
+
+/// Parses a faults file for a runner that applies only the control faults (`corridor-sim sumo
+/// --faults FILE`): `[[fault]]` tables of kind `cloud_down` or `rsu_restart` (fields as in a
+/// scenario), where `rsu` names one of `junctions`. Errors name `file:line:col: field`.
+pub fn parse_control_faults(file: &str, text: &str, junctions: &[String]) -> Result<Vec<Fault>, ScenarioError> {
+    let cx = Ctx { file, text };
+    let raw: RawFaults = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        cx.err(span, "toml", e.message().trim().to_owned())
+    })?;
+    faults_of(&cx, &raw.fault, &|| junctions.to_vec(), None)
+}
+
+/// Checks `[[fault]]` tables. `junctions` lists what `rsu_restart` may name (called only when one
+/// does); `sensors` what sensor faults may name, `None` when this runner applies no sensor faults.
+fn faults_of(
+    cx: &Ctx<'_>,
+    raw: &[Spanned<RawFault>],
+    junctions: &dyn Fn() -> Vec<String>,
+    sensors: Option<&[String]>,
+) -> Result<Vec<Fault>, ScenarioError> {
     let mut faults = Vec::new();
-    for (i, sf) in raw.fault.iter().enumerate() {
+    for (i, sf) in raw.iter().enumerate() {
         let f = sf.get_ref();
         let field = |n: &str| format!("fault[{i}].{n}");
         let need = |v: &Option<Spanned<f64>>, n: &str| -> Result<Spanned<f64>, ScenarioError> {
@@ -467,11 +525,7 @@ pub fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<Scenario, Sce
                     let r = f.rsu.as_ref().ok_or_else(|| {
                         cx.err(f.kind.span(), &field("rsu"), "missing: which RSU restarts (a signalized junction id of the map)")
                     })?;
-                    let junctions: Vec<String> = if rsus.is_empty() {
-                        signalized_junctions(&map)
-                    } else {
-                        rsus.iter().map(|x: &RsuSpec| x.junction.clone()).collect()
-                    };
+                    let junctions = junctions();
                     if !junctions.contains(r.get_ref()) {
                         return Err(cx.err(
                             r.span(),
@@ -491,16 +545,22 @@ pub fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<Scenario, Sce
             }
         };
         // a sensor named by a fault must exist (on the default layout when no RSU is listed)
-        if let Fault::SensorDropout { sensor, .. }
-        | Fault::ClockSkew { sensor, .. }
-        | Fault::DetectionFlood { sensor, .. } = &fault
-        {
-            let known: Vec<String> = if rsus.is_empty() {
-                default_layout().into_iter().map(|(id, _, _)| id).collect()
-            } else {
-                rsus.iter().flat_map(|r| r.sensors.iter().map(|s| s.id.clone())).collect()
+        let sensor_fault = match &fault {
+            Fault::SensorDropout { sensor, .. }
+            | Fault::ClockSkew { sensor, .. }
+            | Fault::DetectionFlood { sensor, .. } => Some(sensor.as_str()),
+            Fault::MalformedMessages { .. } => Some(""),
+            Fault::CloudDown { .. } | Fault::RsuRestart { .. } => None,
+        };
+        if let Some(sensor) = sensor_fault {
+            let Some(known) = sensors else {
+                return Err(cx.err(
+                    f.kind.span(),
+                    &field("kind"),
+                    format!("`{}` is not applied by this runner (it applies cloud_down and rsu_restart)", fault.kind()),
+                ));
             };
-            if !known.contains(sensor) {
+            if !sensor.is_empty() && !known.iter().any(|k| k == sensor) {
                 let span = f.sensor.as_ref().map_or(f.kind.span(), Spanned::span);
                 return Err(cx.err(
                     span,
@@ -511,22 +571,7 @@ pub fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<Scenario, Sce
         }
         faults.push(fault);
     }
-    let name = raw.name.clone().unwrap_or_else(|| {
-        Path::new(file)
-            .file_stem()
-            .map_or_else(|| file.to_owned(), |s| s.to_string_lossy().trim_end_matches(".toml").to_owned())
-    });
-    Ok(Scenario {
-        name,
-        description: raw.description,
-        map,
-        duration_s,
-        warmup_s,
-        seed: raw.seed,
-        traffic: MapWorldConfig { demand, turning },
-        rsus,
-        faults,
-    })
+    Ok(faults)
 }
 
 #[cfg(test)]
@@ -618,6 +663,32 @@ to_s = 8
         assert_eq!(e.field, "fault[1].to_s", "{e}");
         // the old spelling is an unknown field, not silently ignored
         let e = bad(&text.replace("from_s = 3\n", "at_s = 3\n"));
+        assert!(e.message.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn a_control_faults_file_parses_and_refuses_what_the_runner_cannot_apply() {
+        let ids = vec!["A0".to_owned(), "B0".to_owned()];
+        let text = "[[fault]]\nkind = \"cloud_down\"\nfrom_s = 4\nto_s = 7\n\n[[fault]]\nkind = \"rsu_restart\"\nrsu = \"B0\"\nfrom_s = 9\nto_s = 10\n";
+        let f = parse_control_faults("f.toml", text, &ids).unwrap();
+        assert_eq!(
+            f,
+            vec![
+                Fault::CloudDown { from_s: 4.0, to_s: 7.0 },
+                Fault::RsuRestart { rsu: "B0".into(), from_s: 9.0, to_s: 10.0 }
+            ]
+        );
+        let e = parse_control_faults("f.toml", &text.replace("\"B0\"", "\"C9\""), &ids).unwrap_err();
+        assert_eq!((e.file.as_str(), e.line, e.field.as_str()), ("f.toml", 8, "fault[1].rsu"), "{e}");
+        let e = parse_control_faults(
+            "f.toml",
+            "[[fault]]\nkind = \"sensor_dropout\"\nsensor = \"lidar-ne\"\nfrom_s = 1\nto_s = 2\n",
+            &ids,
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (2, "fault[0].kind"), "{e}");
+        assert!(e.message.contains("not applied by this runner"), "{e}");
+        let e = parse_control_faults("f.toml", "duration_s = 3\n", &ids).unwrap_err();
         assert!(e.message.contains("unknown field"), "{e}");
     }
 }

@@ -14,8 +14,11 @@ fn sumo_4arm_runs_end_to_end_and_both_scorers_agree() {
     let cfg = repo.join("simulations/sumo/4arm/4arm.sumocfg");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
+    // the cloud goes down for 3 s mid-run
+    let faults = dir.path().join("faults.toml");
+    std::fs::write(&faults, "[[fault]]\nkind = \"cloud_down\"\nfrom_s = 4\nto_s = 7\n").unwrap();
     // 70..86 s holds switches of the 90 s programme (the longest phase is 33 s)
-    let stdout = run_sumo(&cfg, &out, &["--seconds", "15", "--warmup", "70"]);
+    let stdout = run_sumo(&cfg, &out, &["--seconds", "15", "--warmup", "70", "--faults", faults.to_str().unwrap()]);
     assert!(stdout.lines().last().unwrap().starts_with("summary: junctions=1 "), "{stdout}");
     let r = check_outputs(&out);
     // the 4-arm junction runs a fixed-time programme: every prediction is exact
@@ -52,4 +55,14 @@ fn sumo_4arm_runs_end_to_end_and_both_scorers_agree() {
     assert!(cars > 100 && with_lane <= cars, "{lanes}");
     assert!(fraction >= 0.8, "only {fraction} of car reports have a lane: {lanes}");
     assert!(lanes["fraction"].as_f64().unwrap() >= 0.7, "{lanes}");
+    // the outage: the RSU kept publishing and the vehicle kept receiving (~10 Hz for 3 s);
+    // whatever it detected meanwhile was acked after the cloud came back
+    let f = &r["faults"][0];
+    assert_eq!(f["kind"], "cloud_down", "{f}");
+    assert!(f["error"].is_null(), "{f}");
+    assert!(f["states_published_during"].as_u64().unwrap() >= 20, "{f}");
+    assert!(f["states_received_during"].as_u64().unwrap() >= 20, "{f}");
+    assert_eq!(f["events_delivered_after"], f["events_during"], "{f}");
+    assert_eq!(f["lost"], 0, "{f}");
+    assert_eq!(c["cloud_starts"], 2, "{c}");
 }

@@ -49,11 +49,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use zenoh::Wait;
 
-use crate::control::{publish_request, rsu_config, sensor_sections, Plane};
+use crate::control::{finish_faults, publish_request, rsu_config, sensor_sections, spawn_faults, Plane};
 use crate::score::{score, to_csv, MotRow, MotScore};
 use crate::sensors::{default_layout, SimSensor};
 use crate::world::Agent;
@@ -105,6 +106,9 @@ pub struct SumoConfig {
     pub progress: bool,
     /// The rules file published with the network (default: [`frame::default_rules`]).
     pub rules: Option<PathBuf>,
+    /// A faults file (`[[fault]]` tables of kind `cloud_down` / `rsu_restart`, times in seconds
+    /// after the sensors start, `rsu` a SUMO junction id with an RSU).
+    pub faults: Option<PathBuf>,
 }
 
 /// One junction with an RSU.
@@ -212,6 +216,8 @@ pub struct SumoReport {
     /// Cloud-control in the run: the published map (the imported network) and rules versions,
     /// what each RSU runs, events uploaded and acked.
     pub cloud: Option<crate::control::CloudReport>,
+    /// The scripted control faults (`--faults`) and what they did.
+    pub faults: Vec<crate::control::FaultRecord>,
     /// Objects the vehicles received within the scoring radius, and how many carried a lane id
     /// (RSUs match objects to the network's lanes), overall and per class.
     pub lane_matching: LaneMatching,
@@ -289,6 +295,9 @@ impl SumoReport {
                 c.events.uploaded_acked,
                 c.events.lost
             );
+        }
+        for f in &self.faults {
+            println!("{}", f.line());
         }
         println!(
             "lanes: objects={} with_lane={} fraction={:.3}",
@@ -463,6 +472,14 @@ pub async fn run_sumo(cfg: SumoConfig) -> anyhow::Result<SumoReport> {
     if junctions.is_empty() {
         bail!("{}: no traffic-light junction to place an RSU at (after --bbox / --max-junctions)", meta.net_file);
     }
+    let faults = match &cfg.faults {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("--faults {}", p.display()))?;
+            let ids: Vec<String> = junctions.iter().map(|j| j.id.clone()).collect();
+            crate::scenario::parse_control_faults(&p.display().to_string(), &text, &ids)?
+        }
+        None => Vec::new(),
+    };
     let centres: Vec<Vector2<f64>> = junctions.iter().map(|j| Vector2::new(j.x, j.y)).collect();
     let sel = serde_json::json!({
         "centres": centres.iter().map(|c| [c.x, c.y]).collect::<Vec<_>>(),
@@ -610,12 +627,28 @@ pub async fn run_sumo(cfg: SumoConfig) -> anyhow::Result<SumoReport> {
         progress: cfg.progress,
         stats: Arc::clone(&latencies),
     };
+    // the control faults, timed from the sensors' start
+    let plane = Arc::new(tokio::sync::Mutex::new(plane));
+    let faults_stop = Arc::new(AtomicBool::new(false));
+    let faults_start = clock.now();
+    let fault_task = spawn_faults(
+        Arc::clone(&plane),
+        &faults,
+        true,
+        |id| junctions.iter().position(|j| j.id == id),
+        faults_start,
+        Arc::clone(&clock),
+        Arc::clone(&faults_stop),
+    )?;
     let handle = std::thread::Builder::new().name("sumo-sim".into()).spawn(move || run_sim(sim))?;
     let sim_out = tokio::task::spawn_blocking(move || handle.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the simulation thread panicked"))??;
     drop(stdin);
+    faults_stop.store(true, Ordering::Relaxed);
+    let mut fault_records = fault_task.await.context("the fault task failed")?;
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let plane = Arc::try_unwrap(plane).map_err(|_| anyhow::anyhow!("the control plane is still shared"))?.into_inner();
 
     // drops and latencies; the cloud acks what the outboxes still hold
     if !plane.drain_events(Duration::from_secs(15)).await {
@@ -629,6 +662,9 @@ pub async fn run_sumo(cfg: SumoConfig) -> anyhow::Result<SumoReport> {
         }
     }
     let cloud = plane.cloud_report();
+    let observed: Vec<Vec<StateUpdate>> =
+        observed.iter().map(|m| std::mem::take(&mut *m.lock().unwrap_or_else(PoisonError::into_inner))).collect();
+    finish_faults(&mut fault_records, &plane, &observed.iter().flatten().collect::<Vec<_>>(), faults_start);
     plane.shutdown().await;
     let _ = std::fs::remove_dir_all(&scratch);
     drop(vehicles);
@@ -640,8 +676,7 @@ pub async fn run_sumo(cfg: SumoConfig) -> anyhow::Result<SumoReport> {
     let gt: Vec<MotRow> = sim_out.gt.into_iter().filter(|r| r.frame as i64 >= first_frame).collect();
     let mut tracks = Vec::new();
     let mut lanes = LaneMatching::default();
-    for (k, m) in observed.iter().enumerate() {
-        let list = std::mem::take(&mut *m.lock().unwrap_or_else(PoisonError::into_inner));
+    for (k, list) in observed.iter().enumerate() {
         let first = frames.first().map(|f| f.1);
         for u in list.iter().filter(|u| first.is_some_and(|t| u.received_at >= t)) {
             for o in &u.state.objects {
@@ -651,7 +686,7 @@ pub async fn run_sumo(cfg: SumoConfig) -> anyhow::Result<SumoReport> {
                 }
             }
         }
-        tracks.extend(tracks_at_ticks(&list, k, &net_frames[k], centres[k], &frames));
+        tracks.extend(tracks_at_ticks(list, k, &net_frames[k], centres[k], &frames));
     }
     lanes.finish();
     let mut report = assemble(
@@ -672,6 +707,7 @@ pub async fn run_sumo(cfg: SumoConfig) -> anyhow::Result<SumoReport> {
         sim_out.late_steps,
     );
     report.cloud = cloud;
+    report.faults = fault_records;
     report.lane_matching = lanes;
 
     std::fs::write(out.join("gt.csv"), to_csv(&gt))?;
@@ -1029,8 +1065,12 @@ fn tracks_at_ticks(
 ) -> Vec<MotRow> {
     let mut rows = Vec::new();
     let mut i = 0usize;
+    // track ids restart with the RSU: the vehicle knows (Continuity::Restart), so ids published
+    // after the e-th restart are scored as new tracks (crate::demo::RESTART_ID_STRIDE)
+    let mut epoch = 0u64;
     for &(frame, t) in frames {
         while i < observed.len() && observed[i].received_at <= t {
+            epoch += u64::from(observed[i].continuity == corridor_sdk::Continuity::Restart);
             i += 1;
         }
         let Some(u) = i.checked_sub(1).and_then(|x| observed.get(x)) else { continue };
@@ -1046,6 +1086,7 @@ fn tracks_at_ticks(
             (net.position_m.x, net.position_m.y) = (p.x, p.y);
             (net.velocity_mps.x, net.velocity_mps.y) = (v.x, v.y);
             crate::demo::object_row(&net, frame as u64, k, dt, Vector2::zeros(), centre, SCORE_RADIUS_M)
+                .map(|r| MotRow { id: r.id + epoch * crate::demo::RESTART_ID_STRIDE, ..r })
         }));
     }
     rows
@@ -1155,6 +1196,7 @@ fn assemble(
         sumo_objects: objects,
         late_steps,
         cloud: None,
+        faults: Vec::new(),
         lane_matching: LaneMatching::default(),
     }
 }
