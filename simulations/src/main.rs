@@ -83,7 +83,7 @@ struct SumoArgs {
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    /// Built-in scenario name (dense-4arm, bus-occlusion, sensor-dropout, clock-skew) or a file.
+    /// Built-in scenario name (dense-4arm, bus-occlusion, sensor-dropout, clock-skew, cloud-outage) or a file.
     #[arg(long)]
     scenario: String,
     /// Write tracks.csv, gt.csv and report.json here.

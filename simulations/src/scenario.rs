@@ -18,11 +18,12 @@ use corridor_model::SensorExtrinsics;
 use nalgebra::Vector3;
 
 /// The built-in scenarios: `(name, TOML text)`.
-pub const BUILTIN: [(&str, &str); 4] = [
+pub const BUILTIN: [(&str, &str); 5] = [
     ("dense-4arm", include_str!("../scenarios/dense-4arm.toml")),
     ("bus-occlusion", include_str!("../scenarios/bus-occlusion.toml")),
     ("sensor-dropout", include_str!("../scenarios/sensor-dropout.toml")),
     ("clock-skew", include_str!("../scenarios/clock-skew.toml")),
+    ("cloud-outage", include_str!("../scenarios/cloud-outage.toml")),
 ];
 
 /// The text of a built-in scenario.
