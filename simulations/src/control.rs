@@ -524,6 +524,9 @@ pub struct FaultRecord {
     pub events_delivered_after: u64,
     /// Of `events_during`, those never stored.
     pub lost: u64,
+    /// For `cloud_down`: events of the window found in the cloud's database the moment it came
+    /// back, before any RSU could resync (0: nothing was acked while it was down).
+    pub events_stored_while_down: u64,
     /// For `rsu_restart`: how the RSU and the vehicles came back.
     pub restart: Option<RestartRecord>,
     /// What the scoring leaves out because of this fault: nothing.
@@ -676,6 +679,15 @@ pub fn spawn_faults(
                     }
                     Action::CloudStart | Action::RsuStart(_) => {
                         r.applied_to_s = at_s;
+                        if matches!(action, Action::CloudStart) {
+                            // what the database holds from the window before any RSU resyncs:
+                            // nothing can have been stored while the cloud was down
+                            let (a, b) = (start.add_secs_f64(r.applied_from_s), start.add_secs_f64(at_s));
+                            r.events_stored_while_down = p
+                                .cloud()
+                                .and_then(|c| c.store().events().ok())
+                                .map_or(0, |l| l.iter().filter(|e| e.time >= a && e.time < b).count() as u64);
+                        }
                         r.cut_short = ending && at_s + 0.2 < r.to_s;
                         r.states_published_during = p.states_published().saturating_sub(published_at_start[*i]);
                         open[*i] = false;
