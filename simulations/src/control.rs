@@ -111,7 +111,8 @@ pub(crate) fn rsu_config(
 /// An event as the RSU published it live.
 #[derive(Debug, Clone)]
 struct LiveEvent {
-    time: Timestamp,
+    /// When the hub received it (the event was in its RSU's outbox from just before).
+    seen: Timestamp,
 }
 
 /// One RSU slot: its config, and the running service while it runs.
@@ -150,13 +151,14 @@ impl Plane {
     ) -> anyhow::Result<Plane> {
         let events: Arc<Mutex<BTreeMap<String, LiveEvent>>> = Arc::default();
         let log = Arc::clone(&events);
+        let seen_clock = Arc::clone(&clock);
         let sub = hub
             .declare_subscriber(format!("{}/{region}/ix/*/events", keys::ROOT))
             .callback(move |sample| match decode::<Event>(&sample.payload().to_bytes(), Limits::default()) {
                 Ok((_, e)) => {
                     log.lock()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .insert(e.id.to_string(), LiveEvent { time: e.time });
+                        .insert(e.id.to_string(), LiveEvent { seen: seen_clock.now() });
                 }
                 Err(e) => tracing::warn!(error = %e, "live event not decodable"),
             })
@@ -352,6 +354,25 @@ impl Plane {
         }
     }
 
+    /// The ids of the events in the cloud's database while the cloud is stopped (opened
+    /// read-only for the moment; retried while the stopped instance still holds the file).
+    async fn stored_ids_offline(&self) -> anyhow::Result<BTreeSet<String>> {
+        let path = CloudConfig::new(self.region.clone(), self.cloud_dir.clone()).db_path();
+        let started = self.clock.now();
+        loop {
+            match cloud_control::Store::open(&path) {
+                Ok(store) => {
+                    let list = store.events().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                    return Ok(list.into_iter().map(|e| e.id.to_string()).collect());
+                }
+                Err(_) if self.clock.now().secs_since(started) < REOPEN_TIMEOUT.as_secs_f64() => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(anyhow::anyhow!("{}: {e}", path.display())),
+            }
+        }
+    }
+
     /// Events published live, by id.
     fn live_events(&self) -> BTreeMap<String, LiveEvent> {
         self.events.lock().unwrap_or_else(PoisonError::into_inner).clone()
@@ -516,7 +537,8 @@ pub struct FaultRecord {
     pub states_published_during: u64,
     /// States the observing vehicles received inside the window.
     pub states_received_during: u64,
-    /// Events detected (and published live) inside the window.
+    /// Events detected inside the window (queued in an outbox, then published live: counted by
+    /// when the hub received them).
     pub events_during: u64,
     /// Most events waiting in the outboxes at once inside the window.
     pub events_queued_peak: u64,
@@ -524,9 +546,12 @@ pub struct FaultRecord {
     pub events_delivered_after: u64,
     /// Of `events_during`, those never stored.
     pub lost: u64,
-    /// For `cloud_down`: events of the window found in the cloud's database the moment it came
-    /// back, before any RSU could resync (0: nothing was acked while it was down).
+    /// For `cloud_down`: events of the window found in the cloud's database at the end of the
+    /// outage, read before the cloud came back (0: nothing was acked while it was down).
     pub events_stored_while_down: u64,
+    /// The database's event ids at the end of a `cloud_down` (filled by the fault task).
+    #[serde(skip)]
+    stored_at_restart: BTreeSet<String>,
     /// For `rsu_restart`: how the RSU and the vehicles came back.
     pub restart: Option<RestartRecord>,
     /// What the scoring leaves out because of this fault: nothing.
@@ -662,7 +687,18 @@ pub fn spawn_faults(
                         p.stop_cloud();
                         Ok(())
                     }
-                    Action::CloudStart => p.start_cloud().await,
+                    Action::CloudStart => {
+                        // the outboxes' last sample of the outage
+                        let q = p.events_queued();
+                        records[*i].events_queued_peak = records[*i].events_queued_peak.max(q);
+                        // what the database holds at the end of the outage, read before the
+                        // cloud (and so any RSU upload) is back
+                        match p.stored_ids_offline().await {
+                            Ok(ids) => records[*i].stored_at_restart = ids,
+                            Err(e) => records[*i].error = Some(e.to_string()),
+                        }
+                        p.start_cloud().await
+                    }
                     Action::RsuStop(k) => p.stop_rsu(*k).await,
                     Action::RsuStart(k) => p.start_rsu(*k).await,
                 };
@@ -679,15 +715,7 @@ pub fn spawn_faults(
                     }
                     Action::CloudStart | Action::RsuStart(_) => {
                         r.applied_to_s = at_s;
-                        if matches!(action, Action::CloudStart) {
-                            // what the database holds from the window before any RSU resyncs:
-                            // nothing can have been stored while the cloud was down
-                            let (a, b) = (start.add_secs_f64(r.applied_from_s), start.add_secs_f64(at_s));
-                            r.events_stored_while_down = p
-                                .cloud()
-                                .and_then(|c| c.store().events().ok())
-                                .map_or(0, |l| l.iter().filter(|e| e.time >= a && e.time < b).count() as u64);
-                        }
+
                         r.cut_short = ending && at_s + 0.2 < r.to_s;
                         r.states_published_during = p.states_published().saturating_sub(published_at_start[*i]);
                         open[*i] = false;
@@ -738,7 +766,8 @@ pub fn finish_faults(records: &mut [FaultRecord], plane: &Plane, observed: &[&St
     let stored = plane.stored_ids();
     for r in records.iter_mut() {
         let (a, b) = (start.add_secs_f64(r.applied_from_s), start.add_secs_f64(r.applied_to_s.max(r.applied_from_s)));
-        let during: Vec<&String> = live.iter().filter(|(_, e)| e.time >= a && e.time < b).map(|(id, _)| id).collect();
+        let during: Vec<&String> = live.iter().filter(|(_, e)| e.seen >= a && e.seen < b).map(|(id, _)| id).collect();
+        r.events_stored_while_down = during.iter().filter(|id| r.stored_at_restart.contains(**id)).count() as u64;
         let restarted = r.restart.as_ref().map(|rr| rr.intersection.clone());
         r.events_during = during.len() as u64;
         r.events_delivered_after = during.iter().filter(|id| stored.contains(**id)).count() as u64;

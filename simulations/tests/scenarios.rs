@@ -160,7 +160,8 @@ fn cloud_down_and_rsu_restart_keep_the_service_and_lose_nothing() {
     // the silent lidar was detected while the cloud was down: queued on disk, acked after
     let during = down["events_during"].as_u64().unwrap();
     assert!(during >= 1, "no event during the outage: {down}");
-    assert!(down["events_queued_peak"].as_u64().unwrap() >= 1, "{down}");
+    // every one of them sat in the outbox until the cloud came back
+    assert!(down["events_queued_peak"].as_u64().unwrap() >= during, "{down}");
     assert_eq!(down["events_delivered_after"].as_u64().unwrap(), during, "{down}");
     assert_eq!(down["events_stored_while_down"], 0, "{down}");
     // the RSU came back from its cache; the vehicle saw the restart and states flowed again
