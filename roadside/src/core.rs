@@ -97,9 +97,15 @@ pub struct RsuCore {
 }
 
 impl RsuCore {
-    /// An RSU for `config` with the default fusion tuning.
+    /// An RSU for `config` with the default fusion tuning, except that the fusion's sanity
+    /// bound on a detection's distance from the frame origin (`max_distance_from_origin_m`) is
+    /// widened by the farthest sensor's distance from it: an RSU tracking in a city map's frame
+    /// stands anywhere in that map, not at its origin.
     pub fn new(config: RsuConfig) -> Self {
-        Self::with_fusion(config, FusionConfig::default())
+        let mut fusion = FusionConfig::default();
+        let farthest = config.sensors.iter().map(|s| s.position_m[0].hypot(s.position_m[1])).fold(0.0, f64::max);
+        fusion.max_distance_from_origin_m += farthest;
+        Self::with_fusion(config, fusion)
     }
 
     /// An RSU with explicit fusion tuning.
@@ -340,6 +346,29 @@ mod tests {
     }
 
     const KEY: &str = "corridor/demo/rsu/rsu-a/sensor/lidar-ne/det";
+
+    #[test]
+    fn an_rsu_far_from_the_map_origin_still_tracks() {
+        // the same poles, 2 km east of the frame's origin (a junction in a city-wide map)
+        let mut cfg = RsuConfig::parse(DEFAULT_CONFIG, "default").unwrap();
+        for s in &mut cfg.sensors {
+            s.position_m[0] += 2000.0;
+        }
+        let mut c = RsuCore::new(cfg);
+        let t0 = Timestamp::from_secs_f64(1000.0);
+        let mut objects = 0;
+        for i in 0..30u64 {
+            let t = t0.add_secs_f64(i as f64 * 0.1);
+            c.handle_sample(t, KEY, &bytes(&frame("lidar-ne", t, i)));
+            let later = t.add_secs_f64(0.5);
+            c.handle_timeout(later);
+            if let Some(s) = c.poll_state(later) {
+                objects += s.objects.len();
+                assert!(s.objects.iter().all(|o| (o.position_m.x - 2000.0).abs() < 30.0), "{:?}", s.objects);
+            }
+        }
+        assert!(objects > 0, "the detections near (2000, 0) were refused: {:?}", c.stats().fusion);
+    }
 
     #[test]
     fn frames_become_states_with_increasing_sequence_numbers() {

@@ -16,14 +16,12 @@
 
 use anyhow::Context;
 use corridor_model::{Clock, IntersectionId, RegionId, RsuId, SensorId, SignalFrame, SystemClock, Timestamp};
-use corridor_sdk::{StateUpdate, Vehicle};
+use corridor_sdk::{Continuity, StateUpdate, Vehicle};
 use corridor_wire::{encode, presets, Header, Key, PayloadKind};
 use hdrhistogram::Histogram;
 use nalgebra::Vector2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use roadside::config::{SensorSection, ZenohSection};
-use roadside::{RsuConfig, RsuService};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +29,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use zenoh::Wait;
 
+use crate::control::{finish_faults, publish_request, rsu_config, sensor_sections, spawn_faults, Plane};
 use crate::scenario::Fault;
 use crate::score::{score, score_per_class, to_csv, MotRow, MotScore};
 use crate::sensors::{default_layout, SensorProfile, SimSensor};
@@ -118,6 +117,11 @@ pub struct DemoReport {
     pub injected: std::collections::BTreeMap<String, u64>,
     /// Cloud rollout and SDK signal-timing figures (runs on an HD map).
     pub control: Option<ControlReport>,
+    /// Cloud-control in the run: versions published, what each RSU runs, events acked (runs on
+    /// an HD map).
+    pub cloud: Option<crate::control::CloudReport>,
+    /// The scripted control faults (`cloud_down`, `rsu_restart`) and what they did.
+    pub faults: Vec<crate::control::FaultRecord>,
 }
 
 impl DemoReport {
@@ -170,6 +174,9 @@ impl DemoReport {
         let inj: Vec<String> = self.injected.iter().map(|(k, n)| format!("{k}={n}")).collect();
         if !inj.is_empty() {
             println!("faults injected: {}", inj.join(" "));
+        }
+        for f in &self.faults {
+            println!("{}", f.line());
         }
         let reasons: Vec<String> = self.drop_reasons.iter().map(|(k, n)| format!("{k}={n}")).collect();
         println!("drops: total={} {}", self.dropped, reasons.join(" "));
@@ -292,21 +299,6 @@ struct TtcSample {
     ix: usize,
     group: u16,
     predicted_s: f64,
-}
-
-fn publish_request(
-    intersection: &str,
-    cp: &ControlPlane,
-    rules: Option<&(String, String)>,
-) -> anyhow::Result<cloud_control::PublishRequest> {
-    Ok(cloud_control::PublishRequest {
-        intersection: IntersectionId::new(intersection)?,
-        map_file_name: cp.map_file.0.clone(),
-        map_source_hex: hex::encode(&cp.map_file.1),
-        origin: None,
-        rules_file_name: rules.map(|r| r.0.clone()),
-        rules_source: rules.map(|r| r.1.clone()),
-    })
 }
 
 /// A pose on each signalised ingress lane of each junction, 15 m before its stop line.
@@ -482,77 +474,32 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
     // cloud-control, in-process on the hub: every intersection's map and rules published
     let scratch = std::env::temp_dir().join(format!("corridor-demo-{}-{port}", std::process::id()));
     let mut control_report = ControlReport::default();
-    let cloud = match &control {
-        Some(cp) => {
-            let svc = cloud_control::CloudService::start(
-                &hub,
-                cloud_control::CloudConfig::new(region.clone(), scratch.join("cloud")),
-                Arc::clone(&clock),
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("cloud-control: {e}"))?;
-            for ix in &intersections {
-                let entry = svc
-                    .publish(publish_request(&ix.intersection, cp, cp.rules.as_ref())?)
-                    .map_err(|e| anyhow::anyhow!("publishing {}: {e}", ix.intersection))?;
-                control_report.published += 1;
-                control_report.rules_before = entry.rules_version.map(|v| v.short());
-            }
-            Some(svc)
+    let mut plane = Plane::new(&hub, region.clone(), Arc::clone(&clock), scratch.clone(), control.is_some()).await?;
+    if let Some(cp) = &control {
+        for ix in &intersections {
+            let entry = plane.publish(publish_request(&ix.intersection, &cp.map_file, cp.rules.as_ref())?)?;
+            control_report.published += 1;
+            control_report.rules_before = entry.rules_version.map(|v| v.short());
         }
-        None => None,
-    };
+    }
     let centres0 = traffic.centres();
 
     // RSUs
-    let mut rsus = Vec::new();
-    let mut rsu_sessions = Vec::new();
     for (k, ix) in intersections.iter().enumerate() {
         // on an HD map the RSU tracks in the map's frame: its poles sit around the junction centre
         let offset = if control.is_some() { centres0[k] } else { Vector2::zeros() };
-        let rsu_cfg = RsuConfig {
-            region: region.clone(),
-            rsu: RsuId::new(&ix.rsu)?,
-            intersection: IntersectionId::new(&ix.intersection)?,
-            map_version: control.as_ref().map_or(map_version, |cp| cp.map.version()).to_hex(),
-            map: None,
-            rules: None,
-            json_mirror: false,
-            input_queue: 1024,
-            stats_period_ms: 1000,
-            metrics_port: 0,
-            cloud: control.as_ref().map(|_| roadside::config::CloudSection {
-                cache_dir: scratch.join(format!("rsu-{k}")),
-                fetch_timeout_ms: 2000,
-                retry_ms: 500,
-            }),
-            events: Default::default(),
-            security: None,
-            zenoh: ZenohSection { mode: "peer".into(), listen: vec![], connect: vec![hub_ep.clone()] },
-            sensors: ix
-                .sensors
-                .iter()
-                .map(|(id, p, ext)| {
-                    let t = ext.enu_from_sensor.translation.vector;
-                    Ok(SensorSection {
-                        id: SensorId::new(id)?,
-                        kind: p.kind,
-                        position_m: [t.x + offset.x, t.y + offset.y, t.z],
-                        yaw_deg: ext.yaw_rad().to_degrees(),
-                        pitch_deg: 0.0,
-                    })
-                })
-                .collect::<Result<_, corridor_model::IdError>>()?,
-        };
-        let session =
-            zenoh::open(rsu_cfg.zenoh.to_zenoh()?).await.map_err(|e| anyhow::anyhow!("RSU {k} session: {e}"))?;
-        rsus.push(
-            RsuService::start(rsu_cfg, &session, Arc::clone(&clock))
-                .await
-                .map_err(|e| anyhow::anyhow!("RSU {k}: {e}"))?,
-        );
-        rsu_sessions.push(session);
+        let rsu_cfg = rsu_config(
+            &region,
+            &ix.rsu,
+            &ix.intersection,
+            control.as_ref().map_or(map_version, |cp| cp.map.version()),
+            sensor_sections(&ix.sensors, |p, yaw| (p + offset, yaw))?,
+            control.as_ref().map(|_| scratch.join(format!("rsu-{k}"))),
+            &hub_ep,
+        )?;
+        plane.add_rsu(rsu_cfg).await.map_err(|e| anyhow::anyhow!("RSU {k}: {e}"))?;
     }
+    let plane = Arc::new(tokio::sync::Mutex::new(plane));
 
     // vehicles: the first follows every intersection (and is the one scored), the others a route each
     let latencies = Arc::new(Mutex::new(Latencies {
@@ -658,24 +605,38 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
             }
         }));
     }
-    let rollout = match (&cloud, &control) {
-        (Some(_), Some(cp)) if cp.rollout_rules.is_some() => Some((cp.rollout_at_s, cp.rollout_rules.clone())),
+    let rollout = match &control {
+        Some(cp) if cp.rollout_rules.is_some() => Some((cp.rollout_at_s, cp.rollout_rules.clone())),
         _ => None,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let progress_stats = Arc::clone(&latencies);
     let sim_clock = Arc::clone(&clock);
+    // the scripted control faults run on their own task, timed from the sensors' start
+    let faults_stop = Arc::new(AtomicBool::new(false));
+    let junctions: Vec<String> = intersections.iter().map(|ix| ix.junction.clone()).collect();
+    let fault_task = spawn_faults(
+        Arc::clone(&plane),
+        &faults,
+        control.is_some(),
+        |j| junctions.iter().position(|x| x == j),
+        clock.now(),
+        Arc::clone(&clock),
+        Arc::clone(&faults_stop),
+    )?;
     let sim = std::thread::Builder::new().name("sim".into()).spawn(move || {
         let run = SimRun { faults, seconds, progress, stats: progress_stats, stop };
         run_world(traffic, sensors, det_pubs, sig_pubs, sensor_rng, sim_clock, run)
     })?;
     let sim = tokio::task::spawn_blocking(move || sim.join());
-    if let (Some((at_s, Some(rules))), Some(cloud), Some(cp)) = (rollout, &cloud, &control) {
+    if let (Some((at_s, Some(rules))), Some(cp)) = (rollout, &control) {
         tokio::time::sleep(Duration::from_secs_f64(at_s)).await;
         for ix in &intersections {
-            let entry = cloud
-                .publish(publish_request(&ix.intersection, cp, Some(&rules))?)
-                .map_err(|e| anyhow::anyhow!("rolling out rules to {}: {e}", ix.intersection))?;
+            let entry = plane
+                .lock()
+                .await
+                .publish(publish_request(&ix.intersection, &cp.map_file, Some(&rules))?)
+                .map_err(|e| anyhow::anyhow!("rolling out rules: {e}"))?;
             control_report.rules_after = entry.rules_version.map(|v| v.short());
         }
         control_report.rollout_at_s = Some(at_s);
@@ -687,16 +648,17 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
     for t in control_tasks {
         t.abort();
     }
+    faults_stop.store(true, Ordering::Relaxed);
+    let mut fault_records = fault_task.await.context("the fault task failed")?;
 
-    // let the last states arrive
+    // let the last states arrive; the cloud acks what the outboxes still hold
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let states_published: u64 = rsus.iter().map(|r| r.stats().states_published).sum();
-    let mut drop_reasons = std::collections::BTreeMap::new();
-    for r in &rsus {
-        for (k, n) in r.stats().drop_reasons() {
-            *drop_reasons.entry(format!("rsu:{k}")).or_insert(0) += n;
-        }
+    let plane = Arc::try_unwrap(plane).map_err(|_| anyhow::anyhow!("the control plane is still shared"))?.into_inner();
+    if !plane.drain_events(Duration::from_secs(15)).await {
+        tracing::warn!(queued = plane.events_queued(), "events still queued 15 s after the run");
     }
+    let states_published = plane.states_published();
+    let mut drop_reasons = plane.drop_reasons();
     for v in vehicles.iter() {
         for (k, n) in v.stats().dropped {
             *drop_reasons.entry(format!("sdk:{k}")).or_insert(0) += n;
@@ -704,6 +666,7 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
     }
     let dropped: u64 = drop_reasons.values().sum();
     let observed = std::mem::take(&mut *observed.lock().unwrap_or_else(PoisonError::into_inner));
+    finish_faults(&mut fault_records, &plane, &observed.iter().collect::<Vec<_>>(), t0);
     let names: Vec<&str> = intersections.iter().map(|ix| ix.intersection.as_str()).collect();
     let map_frame = control.is_some();
     let track_rows =
@@ -744,14 +707,23 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
     let track_rows: Vec<MotRow> = track_rows.into_iter().filter(|r| gt_frames.contains(&r.frame)).collect();
     let sc = score(&gt_rows, &track_rows, MATCH_THRESHOLD_M);
     let per_class = score_per_class(&gt_rows, &track_rows, MATCH_THRESHOLD_M);
-    let l = latencies.lock().unwrap_or_else(PoisonError::into_inner);
+    let (latency_p50_us, latency_p99_us, pipeline_p50_us, pipeline_p99_us, states_received) = {
+        let l = latencies.lock().unwrap_or_else(PoisonError::into_inner);
+        (
+            l.capture.value_at_quantile(0.5),
+            l.capture.value_at_quantile(0.99),
+            l.pipeline.value_at_quantile(0.5),
+            l.pipeline.value_at_quantile(0.99),
+            l.received,
+        )
+    };
     let report = DemoReport {
         score: sc,
-        latency_p50_us: l.capture.value_at_quantile(0.5),
-        latency_p99_us: l.capture.value_at_quantile(0.99),
-        pipeline_p50_us: l.pipeline.value_at_quantile(0.5),
-        pipeline_p99_us: l.pipeline.value_at_quantile(0.99),
-        states_received: l.received,
+        latency_p50_us,
+        latency_p99_us,
+        pipeline_p50_us,
+        pipeline_p99_us,
+        states_received,
         states_published,
         dropped,
         drop_reasons,
@@ -761,8 +733,9 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
         scenario,
         injected,
         control: control.as_ref().map(|_| control_report),
+        cloud: plane.cloud_report(),
+        faults: fault_records,
     };
-    drop(l);
     if let Some(dir) = &out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         std::fs::write(dir.join("gt.csv"), to_csv(&gt_rows))
@@ -772,15 +745,9 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
         std::fs::write(dir.join("report.json"), serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("writing {}/report.json", dir.display()))?;
     }
-    for r in rsus {
-        r.stop();
-    }
+    plane.shutdown().await;
     drop(vehicles);
-    if let Some(c) = cloud {
-        c.stop();
-    }
     let _ = std::fs::remove_dir_all(&scratch);
-    drop(rsu_sessions);
     drop(hub);
     Ok(report)
 }
@@ -956,6 +923,11 @@ fn gt_rows(agents: &[Agent], centres: &[Vector2<f64>], frame: u64) -> Vec<MotRow
         .collect()
 }
 
+/// Track ids restart with their RSU; a vehicle knows it (the SDK marks the first state after a
+/// restart `Continuity::Restart`), so the scored id of a track published after the RSU's `e`-th
+/// restart is `k * 10^7 + e * RESTART_ID_STRIDE + track id`: a new track, never a reused id.
+pub(crate) const RESTART_ID_STRIDE: u64 = 1_000_000;
+
 /// One published object as a scored row: predicted `dt` seconds ahead, moved from its RSU's
 /// frame (whose origin is `frame_origin` in world coordinates) to the world, kept only within
 /// `radius_m` of the junction `centre`. Row ids are `k * 10^7 + track id` (unique per junction).
@@ -998,18 +970,20 @@ fn tracks_at_ticks(
     last_frame: u64,
 ) -> Vec<MotRow> {
     let mut rows = Vec::new();
-    let mut by_ix: Vec<Vec<&StateUpdate>> = vec![Vec::new(); centres.len()];
+    // per intersection: each state and its RSU epoch (restarts the vehicle saw before it)
+    let mut by_ix: Vec<Vec<(&StateUpdate, u64)>> = vec![Vec::new(); centres.len()];
     for u in observed {
         let name = u.state.intersection.as_str();
         if let Some(k) = names.iter().position(|n| *n == name) {
-            by_ix[k].push(u);
+            let epoch = by_ix[k].last().map_or(0, |(_, e)| *e) + u64::from(u.continuity == Continuity::Restart);
+            by_ix[k].push((u, epoch));
         }
     }
     let first_frame = observed.iter().map(|u| (u.received_at.secs_since(t0) / 0.1).ceil() as u64).min().unwrap_or(0);
     for frame in first_frame..=last_frame {
         let t = t0.add_secs_f64(frame as f64 * 0.1);
         for (k, list) in by_ix.iter().enumerate() {
-            let Some(u) = list.iter().rev().find(|u| u.received_at <= t) else { continue };
+            let Some((u, epoch)) = list.iter().rev().find(|(u, _)| u.received_at <= t) else { continue };
             let dt = t.secs_since(u.state.capture_time);
             if !(0.0..=1.0).contains(&dt) {
                 continue; // a state older than a second is stale: the vehicle would not use it
@@ -1020,7 +994,8 @@ fn tracks_at_ticks(
                 u.state
                     .objects
                     .iter()
-                    .filter_map(|o| object_row(o, frame, k, dt, frame_origin, centres[k], SCORE_RADIUS_M)),
+                    .filter_map(|o| object_row(o, frame, k, dt, frame_origin, centres[k], SCORE_RADIUS_M))
+                    .map(|r| MotRow { id: r.id + epoch * RESTART_ID_STRIDE, ..r }),
             );
         }
     }

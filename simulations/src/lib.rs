@@ -8,10 +8,13 @@
 //! - [`signals`]: fixed-time signal plans and the SPaT they produce.
 //! - [`sensors`]: lidar and camera models with the default acceptance profiles.
 //! - [`score`]: MOTChallenge-style CSV and CLEAR MOT / IDF1 scoring.
+//! - [`control`]: the control plane of a run: cloud-control in-process, RSUs synced from it,
+//!   the scripted `cloud_down` / `rsu_restart` faults, the `cloud` and `faults` report sections.
 //! - [`demo`]: the end-to-end demo: sensors, RSUs and vehicles as zenoh peers on loopback.
 //! - [`sumo`]: SUMO co-simulation: one RSU per traffic-light junction of a SUMO scenario.
 #![forbid(unsafe_code)]
 
+pub mod control;
 pub mod demo;
 pub mod mapworld;
 pub mod run;

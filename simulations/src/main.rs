@@ -68,6 +68,14 @@ struct SumoArgs {
     /// Skip py-motmetrics and report.html.
     #[arg(long)]
     no_html: bool,
+    /// Rules file published with the network (checked against it by the cloud); default: a
+    /// generated one (the network's common speed limit on every lane, written to OUT/rules.toml).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Scripted control faults: a TOML file of `[[fault]]` tables, kind `cloud_down` or
+    /// `rsu_restart` (docs/sumo.md), times in seconds after the sensors start.
+    #[arg(long)]
+    faults: Option<PathBuf>,
     /// No live progress line.
     #[arg(long)]
     quiet: bool,
@@ -75,7 +83,7 @@ struct SumoArgs {
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    /// Built-in scenario name (dense-4arm, bus-occlusion, sensor-dropout, clock-skew) or a file.
+    /// Built-in scenario name (dense-4arm, bus-occlusion, sensor-dropout, clock-skew, cloud-outage) or a file.
     #[arg(long)]
     scenario: String,
     /// Write tracks.csv, gt.csv and report.json here.
@@ -202,6 +210,8 @@ async fn run_sumo_cmd(a: SumoArgs) -> anyhow::Result<()> {
         copy_scenario: !a.in_place,
         html: !a.no_html,
         progress: !a.quiet,
+        rules: a.rules,
+        faults: a.faults,
     })
     .await?;
     report.print();

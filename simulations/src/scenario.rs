@@ -18,11 +18,12 @@ use corridor_model::SensorExtrinsics;
 use nalgebra::Vector3;
 
 /// The built-in scenarios: `(name, TOML text)`.
-pub const BUILTIN: [(&str, &str); 4] = [
+pub const BUILTIN: [(&str, &str); 5] = [
     ("dense-4arm", include_str!("../scenarios/dense-4arm.toml")),
     ("bus-occlusion", include_str!("../scenarios/bus-occlusion.toml")),
     ("sensor-dropout", include_str!("../scenarios/sensor-dropout.toml")),
     ("clock-skew", include_str!("../scenarios/clock-skew.toml")),
+    ("cloud-outage", include_str!("../scenarios/cloud-outage.toml")),
 ];
 
 /// The text of a built-in scenario.
@@ -107,6 +108,43 @@ pub enum Fault {
         /// Messages per second per sensor key.
         rate_hz: f64,
     },
+    /// Cloud-control is stopped in `[from_s, to_s)` and started again on its database: the RSUs
+    /// keep publishing on their cached map and rules and queue their events on disk.
+    CloudDown {
+        /// Stop, s after the scenario start.
+        from_s: f64,
+        /// Start again.
+        to_s: f64,
+    },
+    /// The RSU of junction `rsu` is stopped at `from_s` and restarted from its on-disk cache at
+    /// `to_s`.
+    RsuRestart {
+        /// The junction whose RSU restarts.
+        rsu: String,
+        /// Stop, s after the scenario start.
+        from_s: f64,
+        /// Restart.
+        to_s: f64,
+    },
+}
+
+impl Fault {
+    /// The fault's kind as written in scenario files.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::SensorDropout { .. } => "sensor_dropout",
+            Fault::ClockSkew { .. } => "clock_skew",
+            Fault::DetectionFlood { .. } => "detection_flood",
+            Fault::MalformedMessages { .. } => "malformed_messages",
+            Fault::CloudDown { .. } => "cloud_down",
+            Fault::RsuRestart { .. } => "rsu_restart",
+        }
+    }
+
+    /// Faults of the control plane (cloud and RSU processes) rather than of the sensors.
+    pub fn is_control(&self) -> bool {
+        matches!(self, Fault::CloudDown { .. } | Fault::RsuRestart { .. })
+    }
 }
 
 /// A parsed, checked scenario.
@@ -182,14 +220,12 @@ struct RawSensor {
 struct RawFault {
     kind: Spanned<String>,
     sensor: Option<Spanned<String>>,
-    rsu: Option<String>,
+    rsu: Option<Spanned<String>>,
     from_s: Option<Spanned<f64>>,
     to_s: Option<Spanned<f64>>,
     offset_ms: Option<Spanned<f64>>,
     factor: Option<Spanned<f64>>,
     rate_hz: Option<Spanned<f64>>,
-    duration_s: Option<Spanned<f64>>,
-    at_s: Option<Spanned<f64>>,
 }
 
 struct Ctx<'a> {
@@ -219,6 +255,21 @@ fn line_col(text: &str, at: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let col = before.rfind('\n').map_or(at, |i| at - i - 1) + 1;
     (line, col)
+}
+
+/// The traffic-light junctions of a map file (what `rsu = ...` may name when no `[[rsu]]` is
+/// listed); empty when the map does not import (the runner then reports the map itself).
+fn signalized_junctions(map: &Path) -> Vec<String> {
+    match corridor_hdmap::load_path(map, &corridor_hdmap::ImportOptions::default()) {
+        Ok(imported) => imported
+            .map
+            .junctions
+            .iter()
+            .filter(|j| j.kind.starts_with("traffic_light"))
+            .map(|j| j.id.clone())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// The directory relative map paths are resolved against: the repository root.
@@ -358,8 +409,66 @@ pub fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<Scenario, Sce
         rsus.push(RsuSpec { junction: r.junction.get_ref().clone(), sensors });
     }
     // faults
+    let known_sensors: Vec<String> = if rsus.is_empty() {
+        default_layout().into_iter().map(|(id, _, _)| id).collect()
+    } else {
+        rsus.iter().flat_map(|r| r.sensors.iter().map(|s| s.id.clone())).collect()
+    };
+    let rsu_junctions = || -> Vec<String> {
+        if rsus.is_empty() {
+            signalized_junctions(&map)
+        } else {
+            rsus.iter().map(|x| x.junction.clone()).collect()
+        }
+    };
+    let faults = faults_of(&cx, &raw.fault, &rsu_junctions, Some(&known_sensors))?;
+    let name = raw.name.clone().unwrap_or_else(|| {
+        Path::new(file)
+            .file_stem()
+            .map_or_else(|| file.to_owned(), |s| s.to_string_lossy().trim_end_matches(".toml").to_owned())
+    });
+    Ok(Scenario {
+        name,
+        description: raw.description,
+        map,
+        duration_s,
+        warmup_s,
+        seed: raw.seed,
+        traffic: MapWorldConfig { demand, turning },
+        rsus,
+        faults,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFaults {
+    #[serde(default)]
+    fault: Vec<Spanned<RawFault>>,
+}
+
+/// Parses a faults file for a runner that applies only the control faults (`corridor-sim sumo
+/// --faults FILE`): `[[fault]]` tables of kind `cloud_down` or `rsu_restart` (fields as in a
+/// scenario), where `rsu` names one of `junctions`. Errors name `file:line:col: field`.
+pub fn parse_control_faults(file: &str, text: &str, junctions: &[String]) -> Result<Vec<Fault>, ScenarioError> {
+    let cx = Ctx { file, text };
+    let raw: RawFaults = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        cx.err(span, "toml", e.message().trim().to_owned())
+    })?;
+    faults_of(&cx, &raw.fault, &|| junctions.to_vec(), None)
+}
+
+/// Checks `[[fault]]` tables. `junctions` lists what `rsu_restart` may name (called only when one
+/// does); `sensors` what sensor faults may name, `None` when this runner applies no sensor faults.
+fn faults_of(
+    cx: &Ctx<'_>,
+    raw: &[Spanned<RawFault>],
+    junctions: &dyn Fn() -> Vec<String>,
+    sensors: Option<&[String]>,
+) -> Result<Vec<Fault>, ScenarioError> {
     let mut faults = Vec::new();
-    for (i, sf) in raw.fault.iter().enumerate() {
+    for (i, sf) in raw.iter().enumerate() {
         let f = sf.get_ref();
         let field = |n: &str| format!("fault[{i}].{n}");
         let need = |v: &Option<Spanned<f64>>, n: &str| -> Result<Spanned<f64>, ScenarioError> {
@@ -381,18 +490,18 @@ pub fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<Scenario, Sce
         let fault = match f.kind.get_ref().as_str() {
             "sensor_dropout" => {
                 let (from_s, to_s) = window()?;
-                Fault::SensorDropout { sensor: sensor()?, rsu: f.rsu.clone(), from_s, to_s }
+                Fault::SensorDropout { sensor: sensor()?, rsu: f.rsu.as_ref().map(|r| r.get_ref().clone()), from_s, to_s }
             }
             "clock_skew" => {
                 let o = need(&f.offset_ms, "offset_ms")?;
                 let offset_ms = cx.num(&o, &field("offset_ms"), |x| x.abs() <= 1000.0, "an offset within +-1000 ms")?;
-                Fault::ClockSkew { sensor: sensor()?, rsu: f.rsu.clone(), offset_ms }
+                Fault::ClockSkew { sensor: sensor()?, rsu: f.rsu.as_ref().map(|r| r.get_ref().clone()), offset_ms }
             }
             "detection_flood" => {
                 let fa = need(&f.factor, "factor")?;
                 let factor = cx.num(&fa, &field("factor"), |x| (1.0..=1000.0).contains(&x), "a factor in [1, 1000]")?;
                 let (from_s, to_s) = window()?;
-                Fault::DetectionFlood { sensor: sensor()?, rsu: f.rsu.clone(), factor, from_s, to_s }
+                Fault::DetectionFlood { sensor: sensor()?, rsu: f.rsu.as_ref().map(|r| r.get_ref().clone()), factor, from_s, to_s }
             }
             "malformed_messages" => {
                 let r = need(&f.rate_hz, "rate_hz")?;
@@ -400,12 +509,33 @@ pub fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<Scenario, Sce
                 Fault::MalformedMessages { rate_hz }
             }
             k @ ("cloud_down" | "rsu_restart") => {
-                let _ = (&f.duration_s, &f.at_s);
-                return Err(cx.err(
-                    f.kind.span(),
-                    &field("kind"),
-                    format!("`{k}` is not supported by this runner yet (no cloud-control or RSU restart in `corridor-sim run`)"),
-                ));
+                if let Some(s) = &f.sensor {
+                    return Err(cx.err(s.span(), &field("sensor"), format!("not used by `{k}` (it stops a service, not a sensor)")));
+                }
+                let (from_s, to_s) = window()?;
+                if to_s - from_s > 600.0 {
+                    let span = f.to_s.as_ref().map_or(f.kind.span(), Spanned::span);
+                    return Err(cx.err(span, &field("to_s"), format!("{to_s}: `{k}` windows are at most 600 s")));
+                }
+                if k == "cloud_down" {
+                    if let Some(r) = &f.rsu {
+                        return Err(cx.err(r.span(), &field("rsu"), "not used by `cloud_down` (the cloud serves every RSU)"));
+                    }
+                    Fault::CloudDown { from_s, to_s }
+                } else {
+                    let r = f.rsu.as_ref().ok_or_else(|| {
+                        cx.err(f.kind.span(), &field("rsu"), "missing: which RSU restarts (a signalized junction id of the map)")
+                    })?;
+                    let junctions = junctions();
+                    if !junctions.contains(r.get_ref()) {
+                        return Err(cx.err(
+                            r.span(),
+                            &field("rsu"),
+                            format!("no RSU at junction `{}` (known: {})", r.get_ref(), junctions.join(", ")),
+                        ));
+                    }
+                    Fault::RsuRestart { rsu: r.get_ref().clone(), from_s, to_s }
+                }
             }
             other => {
                 return Err(cx.err(
@@ -416,16 +546,22 @@ pub fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<Scenario, Sce
             }
         };
         // a sensor named by a fault must exist (on the default layout when no RSU is listed)
-        if let Fault::SensorDropout { sensor, .. }
-        | Fault::ClockSkew { sensor, .. }
-        | Fault::DetectionFlood { sensor, .. } = &fault
-        {
-            let known: Vec<String> = if rsus.is_empty() {
-                default_layout().into_iter().map(|(id, _, _)| id).collect()
-            } else {
-                rsus.iter().flat_map(|r| r.sensors.iter().map(|s| s.id.clone())).collect()
+        let sensor_fault = match &fault {
+            Fault::SensorDropout { sensor, .. }
+            | Fault::ClockSkew { sensor, .. }
+            | Fault::DetectionFlood { sensor, .. } => Some(sensor.as_str()),
+            Fault::MalformedMessages { .. } => Some(""),
+            Fault::CloudDown { .. } | Fault::RsuRestart { .. } => None,
+        };
+        if let Some(sensor) = sensor_fault {
+            let Some(known) = sensors else {
+                return Err(cx.err(
+                    f.kind.span(),
+                    &field("kind"),
+                    format!("`{}` is not applied by this runner (it applies cloud_down and rsu_restart)", fault.kind()),
+                ));
             };
-            if !known.contains(sensor) {
+            if !sensor.is_empty() && !known.iter().any(|k| k == sensor) {
                 let span = f.sensor.as_ref().map_or(f.kind.span(), Spanned::span);
                 return Err(cx.err(
                     span,
@@ -436,22 +572,7 @@ pub fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<Scenario, Sce
         }
         faults.push(fault);
     }
-    let name = raw.name.clone().unwrap_or_else(|| {
-        Path::new(file)
-            .file_stem()
-            .map_or_else(|| file.to_owned(), |s| s.to_string_lossy().trim_end_matches(".toml").to_owned())
-    });
-    Ok(Scenario {
-        name,
-        description: raw.description,
-        map,
-        duration_s,
-        warmup_s,
-        seed: raw.seed,
-        traffic: MapWorldConfig { demand, turning },
-        rsus,
-        faults,
-    })
+    Ok(faults)
 }
 
 #[cfg(test)]
@@ -517,9 +638,58 @@ to_s = 8
     }
 
     #[test]
-    fn unsupported_faults_are_refused_clearly() {
-        let e = bad(&format!("{GOOD}\n[[fault]]\nkind = \"cloud_down\"\nat_s = 3\nduration_s = 20\n"));
-        assert_eq!(e.field, "fault[1].kind");
-        assert!(e.message.contains("not supported by this runner yet"), "{e}");
+    fn control_faults_parse_and_bad_fields_are_named() {
+        let text = format!(
+            "{GOOD}\n[[fault]]\nkind = \"cloud_down\"\nfrom_s = 3\nto_s = 23\n\n[[fault]]\nkind = \"rsu_restart\"\nrsu = \"A0\"\nfrom_s = 5\nto_s = 6\n"
+        );
+        let s = parse("x.toml", &text, None).unwrap();
+        assert_eq!(s.faults[1], Fault::CloudDown { from_s: 3.0, to_s: 23.0 });
+        assert_eq!(s.faults[2], Fault::RsuRestart { rsu: "A0".into(), from_s: 5.0, to_s: 6.0 });
+        assert!(s.faults[2].is_control() && !s.faults[0].is_control());
+        // an unknown junction names the field and lists the known ones
+        let e = bad(&text.replace("rsu = \"A0\"", "rsu = \"B7\""));
+        assert_eq!((e.line, e.field.as_str()), (21, "fault[2].rsu"), "{e}");
+        assert!(e.message.contains("known: A0"), "{e}");
+        // a missing RSU, a window backwards, a sensor on a cloud fault
+        let e = bad(&text.replace("rsu = \"A0\"\n", ""));
+        assert_eq!(e.field, "fault[2].rsu", "{e}");
+        assert!(e.message.contains("missing"), "{e}");
+        let e = bad(&text.replace("to_s = 23", "to_s = 1"));
+        assert_eq!((e.line, e.field.as_str()), (17, "fault[1].to_s"), "{e}");
+        let e = bad(&text.replace("kind = \"cloud_down\"", "kind = \"cloud_down\"\nsensor = \"cam-nw\""));
+        assert_eq!(e.field, "fault[1].sensor", "{e}");
+        let e = bad(&text.replace("kind = \"cloud_down\"", "kind = \"cloud_down\"\nrsu = \"A0\""));
+        assert_eq!(e.field, "fault[1].rsu", "{e}");
+        let e = bad(&text.replace("to_s = 23", "to_s = 900"));
+        assert_eq!(e.field, "fault[1].to_s", "{e}");
+        // the old spelling is an unknown field, not silently ignored
+        let e = bad(&text.replace("from_s = 3\n", "at_s = 3\n"));
+        assert!(e.message.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn a_control_faults_file_parses_and_refuses_what_the_runner_cannot_apply() {
+        let ids = vec!["A0".to_owned(), "B0".to_owned()];
+        let text = "[[fault]]\nkind = \"cloud_down\"\nfrom_s = 4\nto_s = 7\n\n[[fault]]\nkind = \"rsu_restart\"\nrsu = \"B0\"\nfrom_s = 9\nto_s = 10\n";
+        let f = parse_control_faults("f.toml", text, &ids).unwrap();
+        assert_eq!(
+            f,
+            vec![
+                Fault::CloudDown { from_s: 4.0, to_s: 7.0 },
+                Fault::RsuRestart { rsu: "B0".into(), from_s: 9.0, to_s: 10.0 }
+            ]
+        );
+        let e = parse_control_faults("f.toml", &text.replace("\"B0\"", "\"C9\""), &ids).unwrap_err();
+        assert_eq!((e.file.as_str(), e.line, e.field.as_str()), ("f.toml", 8, "fault[1].rsu"), "{e}");
+        let e = parse_control_faults(
+            "f.toml",
+            "[[fault]]\nkind = \"sensor_dropout\"\nsensor = \"lidar-ne\"\nfrom_s = 1\nto_s = 2\n",
+            &ids,
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (2, "fault[0].kind"), "{e}");
+        assert!(e.message.contains("not applied by this runner"), "{e}");
+        let e = parse_control_faults("f.toml", "duration_s = 3\n", &ids).unwrap_err();
+        assert!(e.message.contains("unknown field"), "{e}");
     }
 }

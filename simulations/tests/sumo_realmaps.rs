@@ -28,6 +28,13 @@ fn run(cfg: &str, extra: &[&str]) -> serde_json::Value {
     let r = check_outputs(&out);
     // the scenario's files were not touched: SUMO ran in the copy
     assert!(out.join("scenario").is_dir());
+    // every RSU runs the network and rules the in-process cloud published, and matched most of
+    // what it tracked to the network's lanes (projected nets: through the net -> map similarity)
+    let n = r["junctions"].as_array().unwrap().len();
+    assert_eq!(r["cloud"]["rsus_on_published"].as_u64().unwrap() as usize, n, "{}", r["cloud"]);
+    assert_eq!(r["cloud"]["events"]["lost"], 0, "{}", r["cloud"]);
+    let lanes = &r["lane_matching"];
+    assert!(lanes["fraction"].as_f64().unwrap() >= 0.6, "{lanes}");
     r
 }
 

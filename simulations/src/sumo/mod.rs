@@ -30,6 +30,7 @@
 //! centres; track ids are `junction_index * 10^7 + track id`), `junctions.csv`, `signals.csv`,
 //! `report.json`, `report.html` (+ `img/*.png`), `sumo.log` (the driver's stderr).
 
+pub mod frame;
 pub mod protocol;
 pub mod spat;
 
@@ -44,16 +45,16 @@ use hdrhistogram::Histogram;
 use nalgebra::Vector2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use roadside::config::{SensorSection, ZenohSection};
-use roadside::{RsuConfig, RsuService};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use zenoh::Wait;
 
+use crate::control::{finish_faults, publish_request, rsu_config, sensor_sections, spawn_faults, Plane};
 use crate::score::{score, to_csv, MotRow, MotScore};
 use crate::sensors::{default_layout, SimSensor};
 use crate::world::Agent;
@@ -103,6 +104,11 @@ pub struct SumoConfig {
     pub html: bool,
     /// Live progress line on stderr.
     pub progress: bool,
+    /// The rules file published with the network (default: [`frame::default_rules`]).
+    pub rules: Option<PathBuf>,
+    /// A faults file (`[[fault]]` tables of kind `cloud_down` / `rsu_restart`, times in seconds
+    /// after the sensors start, `rsu` a SUMO junction id with an RSU).
+    pub faults: Option<PathBuf>,
 }
 
 /// One junction with an RSU.
@@ -207,6 +213,45 @@ pub struct SumoReport {
     /// Steps where SUMO or the sim thread fell behind real time by more than 50 ms, so the
     /// simulation clock slipped (the run then takes longer than `--seconds`).
     pub late_steps: u64,
+    /// Cloud-control in the run: the published map (the imported network) and rules versions,
+    /// what each RSU runs, events uploaded and acked.
+    pub cloud: Option<crate::control::CloudReport>,
+    /// The scripted control faults (`--faults`) and what they did.
+    pub faults: Vec<crate::control::FaultRecord>,
+    /// Objects the vehicles received within the scoring radius, and how many carried a lane id
+    /// (RSUs match objects to the network's lanes), overall and per class.
+    pub lane_matching: LaneMatching,
+}
+
+/// Lane-matching coverage of the received objects.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LaneMatching {
+    /// Object reports (objects x states) within the scoring radius.
+    pub objects: u64,
+    /// Of those, with a lane id.
+    pub with_lane: u64,
+    /// `with_lane / objects`.
+    pub fraction: f64,
+    /// The same per class: `(objects, with_lane, fraction)`.
+    pub per_class: BTreeMap<String, (u64, u64, f64)>,
+}
+
+impl LaneMatching {
+    fn count(&mut self, class: &str, matched: bool) {
+        self.objects += 1;
+        self.with_lane += u64::from(matched);
+        let e = self.per_class.entry(class.to_owned()).or_insert((0, 0, 0.0));
+        e.0 += 1;
+        e.1 += u64::from(matched);
+    }
+
+    fn finish(&mut self) {
+        let f = |n: u64, d: u64| if d > 0 { n as f64 / d as f64 } else { 0.0 };
+        self.fraction = f(self.with_lane, self.objects);
+        for e in self.per_class.values_mut() {
+            e.2 = f(e.1, e.0);
+        }
+    }
 }
 
 impl SumoReport {
@@ -239,6 +284,24 @@ impl SumoReport {
             self.spat_adaptive.samples,
             self.spat_adaptive.mean_abs_s,
             self.spat_adaptive.p95_abs_s
+        );
+        if let Some(c) = &self.cloud {
+            println!(
+                "cloud: published={} rsus_on_published={}/{} events_published={} acked={} lost={}",
+                c.publishes,
+                c.rsus_on_published,
+                c.rsus.len(),
+                c.events.published_live,
+                c.events.uploaded_acked,
+                c.events.lost
+            );
+        }
+        for f in &self.faults {
+            println!("{}", f.line());
+        }
+        println!(
+            "lanes: objects={} with_lane={} fraction={:.3}",
+            self.lane_matching.objects, self.lane_matching.with_lane, self.lane_matching.fraction
         );
         let s = &self.overall.score;
         println!(
@@ -409,6 +472,14 @@ pub async fn run_sumo(cfg: SumoConfig) -> anyhow::Result<SumoReport> {
     if junctions.is_empty() {
         bail!("{}: no traffic-light junction to place an RSU at (after --bbox / --max-junctions)", meta.net_file);
     }
+    let faults = match &cfg.faults {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("--faults {}", p.display()))?;
+            let ids: Vec<String> = junctions.iter().map(|j| j.id.clone()).collect();
+            crate::scenario::parse_control_faults(&p.display().to_string(), &text, &ids)?
+        }
+        None => Vec::new(),
+    };
     let centres: Vec<Vector2<f64>> = junctions.iter().map(|j| Vector2::new(j.x, j.y)).collect();
     let sel = serde_json::json!({
         "centres": centres.iter().map(|c| [c.x, c.y]).collect::<Vec<_>>(),
@@ -427,45 +498,64 @@ pub async fn run_sumo(cfg: SumoConfig) -> anyhow::Result<SumoReport> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let layout = default_layout();
     let map_version = map.version();
-    let mut rsus = Vec::new();
-    let mut sessions = Vec::new();
+
+    // cloud-control in-process: the imported network is each intersection's map bundle, with
+    // the given rules or a generated default; every RSU fetches both from it
+    let net_bytes = std::fs::read(&meta.net_file).with_context(|| format!("reading {}", meta.net_file))?;
+    let net_name = Path::new(&meta.net_file)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| anyhow::anyhow!("{}: no file name", meta.net_file))?;
+    let rules = match &cfg.rules {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("--rules {}", p.display()))?;
+            let name = p.file_name().map_or_else(|| "rules.toml".into(), |n| n.to_string_lossy().into_owned());
+            (name, text)
+        }
+        None => {
+            let stem = net_name.trim_end_matches(".gz").trim_end_matches(".net.xml");
+            let text = frame::default_rules(&map, stem);
+            std::fs::write(out.join("rules.toml"), &text)?;
+            ("rules.toml".to_owned(), text)
+        }
+    };
+    let scratch = out.join(".control");
+    let _ = std::fs::remove_dir_all(&scratch);
+    let mut plane = Plane::new(&hub, region.clone(), Arc::clone(&clock), scratch.clone(), true).await?;
+    let map_file = (net_name, net_bytes);
     for j in &junctions {
-        let rsu_cfg = RsuConfig {
-            region: region.clone(),
-            rsu: RsuId::new(format!("rsu-{}", j.index))?,
-            intersection: IntersectionId::new(&j.intersection)?,
-            map_version: map_version.to_hex(),
-            map: None,
-            rules: None,
-            json_mirror: false,
-            input_queue: 1024,
-            stats_period_ms: 1000,
-            metrics_port: 0,
-            cloud: None,
-            events: Default::default(),
-            security: None,
-            zenoh: ZenohSection { mode: "peer".into(), listen: vec![], connect: vec![hub_ep.clone()] },
-            sensors: layout
-                .iter()
-                .map(|(id, p, ext)| {
-                    let t = ext.enu_from_sensor.translation.vector;
-                    Ok(SensorSection {
-                        id: SensorId::new(id)?,
-                        kind: p.kind,
-                        position_m: [t.x, t.y, t.z],
-                        yaw_deg: ext.yaw_rad().to_degrees(),
-                        pitch_deg: 0.0,
-                    })
-                })
-                .collect::<Result<_, corridor_model::IdError>>()?,
-        };
-        let session = zenoh::open(rsu_cfg.zenoh.to_zenoh()?).await.map_err(|e| anyhow::anyhow!("RSU {}: {e}", j.id))?;
-        rsus.push(
-            RsuService::start(rsu_cfg, &session, Arc::clone(&clock))
-                .await
-                .map_err(|e| anyhow::anyhow!("RSU {}: {e}", j.id))?,
-        );
-        sessions.push(session);
+        plane.publish(publish_request(&j.intersection, &map_file, Some(&rules))?).with_context(|| {
+            format!(
+                "the cloud refused the network {} with these rules (--rules, or the generated default)",
+                meta.net_file
+            )
+        })?;
+    }
+    // RSUs track in the map's frame (so they match lanes): their poles are placed through each
+    // junction's net -> map similarity
+    let map_centre: HashMap<&str, Vector2<f64>> =
+        map.junctions.iter().map(|j| (j.id.as_str(), Vector2::new(j.centre_m[0], j.centre_m[1]))).collect();
+    let pairs: Vec<(Vector2<f64>, Vector2<f64>)> = meta
+        .junctions
+        .iter()
+        .filter_map(|j| map_centre.get(j.id.as_str()).map(|m| (Vector2::new(j.x, j.y), *m)))
+        .collect();
+    let mut net_frames = Vec::new();
+    for j in &junctions {
+        let c = Vector2::new(j.x, j.y);
+        let m = *map_centre.get(j.id.as_str()).ok_or_else(|| anyhow::anyhow!("junction {} not in the map", j.id))?;
+        let f = frame::NetToMap::fit(c, m, &pairs);
+        let cfg = rsu_config(
+            &region,
+            &format!("rsu-{}", j.index),
+            &j.intersection,
+            map_version,
+            sensor_sections(&layout, |p, yaw| (f.to_map(c + p), yaw + f.rotation()))?,
+            Some(scratch.join(format!("rsu-{}", j.index))),
+            &hub_ep,
+        )?;
+        plane.add_rsu(cfg).await.map_err(|e| anyhow::anyhow!("RSU {}: {e}", j.id))?;
+        net_frames.push(f);
     }
     let latencies = Arc::new(Mutex::new(Latencies {
         capture: Histogram::new_with_bounds(1, 60_000_000, 3)?,
@@ -537,31 +627,47 @@ pub async fn run_sumo(cfg: SumoConfig) -> anyhow::Result<SumoReport> {
         progress: cfg.progress,
         stats: Arc::clone(&latencies),
     };
+    // the control faults, timed from the sensors' start
+    let plane = Arc::new(tokio::sync::Mutex::new(plane));
+    let faults_stop = Arc::new(AtomicBool::new(false));
+    let faults_start = clock.now();
+    let fault_task = spawn_faults(
+        Arc::clone(&plane),
+        &faults,
+        true,
+        |id| junctions.iter().position(|j| j.id == id),
+        faults_start,
+        Arc::clone(&clock),
+        Arc::clone(&faults_stop),
+    )?;
     let handle = std::thread::Builder::new().name("sumo-sim".into()).spawn(move || run_sim(sim))?;
     let sim_out = tokio::task::spawn_blocking(move || handle.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the simulation thread panicked"))??;
     drop(stdin);
+    faults_stop.store(true, Ordering::Relaxed);
+    let mut fault_records = fault_task.await.context("the fault task failed")?;
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let plane = Arc::try_unwrap(plane).map_err(|_| anyhow::anyhow!("the control plane is still shared"))?.into_inner();
 
-    // drops and latencies
-    let states_published: u64 = rsus.iter().map(|r| r.stats().states_published).sum();
-    let mut drop_reasons = BTreeMap::new();
-    for r in &rsus {
-        for (k, n) in r.stats().drop_reasons() {
-            *drop_reasons.entry(format!("rsu:{k}")).or_insert(0) += n;
-        }
+    // drops and latencies; the cloud acks what the outboxes still hold
+    if !plane.drain_events(Duration::from_secs(15)).await {
+        tracing::warn!(queued = plane.events_queued(), "events still queued 15 s after the run");
     }
+    let states_published = plane.states_published();
+    let mut drop_reasons = plane.drop_reasons();
     for v in &vehicles {
         for (k, n) in v.stats().dropped {
             *drop_reasons.entry(format!("sdk:{k}")).or_insert(0) += n;
         }
     }
-    for r in rsus {
-        r.stop();
-    }
+    let cloud = plane.cloud_report();
+    let observed: Vec<Vec<StateUpdate>> =
+        observed.iter().map(|m| std::mem::take(&mut *m.lock().unwrap_or_else(PoisonError::into_inner))).collect();
+    finish_faults(&mut fault_records, &plane, &observed.iter().flatten().collect::<Vec<_>>(), faults_start);
+    plane.shutdown().await;
+    let _ = std::fs::remove_dir_all(&scratch);
     drop(vehicles);
-    drop(sessions);
     drop(hub);
 
     // tracks at each scored tick
@@ -569,11 +675,21 @@ pub async fn run_sumo(cfg: SumoConfig) -> anyhow::Result<SumoReport> {
     let frames: Vec<(i64, Timestamp)> = sim_out.frames.iter().copied().filter(|f| f.0 >= first_frame).collect();
     let gt: Vec<MotRow> = sim_out.gt.into_iter().filter(|r| r.frame as i64 >= first_frame).collect();
     let mut tracks = Vec::new();
-    for (k, m) in observed.iter().enumerate() {
-        let list = std::mem::take(&mut *m.lock().unwrap_or_else(PoisonError::into_inner));
-        tracks.extend(tracks_at_ticks(&list, k, centres[k], &frames));
+    let mut lanes = LaneMatching::default();
+    for (k, list) in observed.iter().enumerate() {
+        let first = frames.first().map(|f| f.1);
+        for u in list.iter().filter(|u| first.is_some_and(|t| u.received_at >= t)) {
+            for o in &u.state.objects {
+                let p = net_frames[k].to_net(Vector2::new(o.position_m.x, o.position_m.y));
+                if (p - centres[k]).norm() <= SCORE_RADIUS_M {
+                    lanes.count(o.class.as_str(), o.lane.is_some());
+                }
+            }
+        }
+        tracks.extend(tracks_at_ticks(list, k, &net_frames[k], centres[k], &frames));
     }
-    let report = assemble(
+    lanes.finish();
+    let mut report = assemble(
         &cfg,
         &meta,
         map_version.to_hex(),
@@ -590,6 +706,9 @@ pub async fn run_sumo(cfg: SumoConfig) -> anyhow::Result<SumoReport> {
         sim_out.objects,
         sim_out.late_steps,
     );
+    report.cloud = cloud;
+    report.faults = fault_records;
+    report.lane_matching = lanes;
 
     std::fs::write(out.join("gt.csv"), to_csv(&gt))?;
     std::fs::write(out.join("tracks.csv"), to_csv(&tracks))?;
@@ -940,13 +1059,18 @@ fn signals_csv(rows: &[SignalRow], junctions: &[JunctionInfo], step_s: f64) -> S
 fn tracks_at_ticks(
     observed: &[StateUpdate],
     k: usize,
+    to_net: &frame::NetToMap,
     centre: Vector2<f64>,
     frames: &[(i64, Timestamp)],
 ) -> Vec<MotRow> {
     let mut rows = Vec::new();
     let mut i = 0usize;
+    // track ids restart with the RSU: the vehicle knows (Continuity::Restart), so ids published
+    // after the e-th restart are scored as new tracks (crate::demo::RESTART_ID_STRIDE)
+    let mut epoch = 0u64;
     for &(frame, t) in frames {
         while i < observed.len() && observed[i].received_at <= t {
+            epoch += u64::from(observed[i].continuity == corridor_sdk::Continuity::Restart);
             i += 1;
         }
         let Some(u) = i.checked_sub(1).and_then(|x| observed.get(x)) else { continue };
@@ -954,13 +1078,16 @@ fn tracks_at_ticks(
         if !(0.0..=1.0).contains(&dt) {
             continue; // older than a second: stale, a vehicle would not use it
         }
-        // the RSU's frame is the net frame shifted to the junction centre
-        rows.extend(
-            u.state
-                .objects
-                .iter()
-                .filter_map(|o| crate::demo::object_row(o, frame as u64, k, dt, centre, centre, SCORE_RADIUS_M)),
-        );
+        // the RSU tracks in the map's frame: positions and velocities back to net coordinates
+        rows.extend(u.state.objects.iter().filter_map(|o| {
+            let mut net = o.clone();
+            let p = to_net.to_net(Vector2::new(o.position_m.x, o.position_m.y));
+            let v = to_net.vec_to_net(Vector2::new(o.velocity_mps.x, o.velocity_mps.y));
+            (net.position_m.x, net.position_m.y) = (p.x, p.y);
+            (net.velocity_mps.x, net.velocity_mps.y) = (v.x, v.y);
+            crate::demo::object_row(&net, frame as u64, k, dt, Vector2::zeros(), centre, SCORE_RADIUS_M)
+                .map(|r| MotRow { id: r.id + epoch * crate::demo::RESTART_ID_STRIDE, ..r })
+        }));
     }
     rows
 }
@@ -1068,6 +1195,9 @@ fn assemble(
         spat_adaptive: spat_error(signals, &actual, false),
         sumo_objects: objects,
         late_steps,
+        cloud: None,
+        faults: Vec::new(),
+        lane_matching: LaneMatching::default(),
     }
 }
 
