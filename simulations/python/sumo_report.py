@@ -31,6 +31,17 @@ METRICS = ["num_frames", "mota", "motp", "idf1", "num_switches", "num_false_posi
            "num_objects", "num_matches", "num_unique_objects", "recall", "precision"]
 
 
+def finite(x):
+    """A metric as a float, or None (JSON null) when it is NaN/inf (nothing to measure)."""
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def f3(x):
+    """Three decimals, or "n/a" for a metric with nothing to measure."""
+    return "n/a" if x is None else f"{x:.3f}"
+
+
 def accumulate(gt, tr, max_d2):
     acc = mm.MOTAccumulator(auto_id=False)
     gtf = {f: g for f, g in gt.groupby("frame")}
@@ -112,11 +123,11 @@ def main():
     for name, r in summary.iterrows():
         d = dist.get(str(name), np.array([]))
         rows[str(name)] = {
-            "mota": float(r.mota), "motp_m": float(d.mean()) if len(d) else 0.0,
-            "motp_d2": float(r.motp), "idf1": float(r.idf1),
+            "mota": finite(r.mota), "motp_m": float(d.mean()) if len(d) else 0.0,
+            "motp_d2": finite(r.motp), "idf1": finite(r.idf1),
             "id_switches": int(r.num_switches), "false_positives": int(r.num_false_positives),
             "false_negatives": int(r.num_misses), "gt": int(r.num_objects), "matches": int(r.num_matches),
-            "recall": float(r.recall), "precision": float(r.precision),
+            "recall": finite(r.recall), "precision": finite(r.precision),
         }
     all_miss = np.concatenate(misses) if misses else np.array([])
     bands = [(0, 10), (10, 20), (20, 30), (30, 40), (40, 45), (45, radius + 1e-6)]
@@ -132,7 +143,8 @@ def main():
         "overall": rows.get("OVERALL", {}), "per_junction": {k: v for k, v in rows.items() if k != "OVERALL"},
         "per_class": classes, "fn_by_distance": fn_by_distance,
     }
-    json.dump(rep, open(rep_path, "w"), indent=2)
+    # strict JSON: a metric with nothing to measure (no match at a junction) is null, never NaN
+    json.dump(rep, open(rep_path, "w"), indent=2, allow_nan=False)
 
     # ---- plots ----
     imgs = {}
@@ -156,7 +168,7 @@ def main():
         ax.set_ylim(j.y - radius - 5, j.y + radius + 5)
         ax.set_aspect("equal")
         m = rows.get(str(j.id), {})
-        ax.set_title(f"{j.id}: MOTA {m.get('mota', 0):.3f} IDF1 {m.get('idf1', 0):.3f}")
+        ax.set_title(f"{j.id}: MOTA {f3(m.get('mota', 0))} IDF1 {f3(m.get('idf1', 0))}")
         ax.set_xlabel("net x (m)")
     axes[0][0].set_ylabel("net y (m)  (black: truth, dots: tracks)")
     imgs["trajectories"] = fig_png(fig)
@@ -226,8 +238,8 @@ def main():
     sf, sa = rep["spat_fixed_time"], rep["spat_adaptive"]
 
     def tr_row(name, r):
-        return (f"<tr><td>{name}</td><td>{r.get('gt', 0)}</td><td>{r.get('mota', 0):.3f}</td>"
-                f"<td>{r.get('idf1', 0):.3f}</td><td>{r.get('motp_m', 0):.3f}</td><td>{r.get('id_switches', 0)}</td>"
+        return (f"<tr><td>{name}</td><td>{r.get('gt', 0)}</td><td>{f3(r.get('mota', 0))}</td>"
+                f"<td>{f3(r.get('idf1', 0))}</td><td>{r.get('motp_m', 0):.3f}</td><td>{r.get('id_switches', 0)}</td>"
                 f"<td>{r.get('false_positives', 0)}</td><td>{r.get('false_negatives', 0)}</td></tr>")
 
     jrows = "".join(tr_row(k, v) for k, v in rep["motmetrics"]["per_junction"].items())
@@ -265,7 +277,7 @@ p95 {sa['p95_abs_s']:.3f} s, actual inside [min,max] {sa['within_window']:.3f}</
     os.makedirs(os.path.join(out, "img"), exist_ok=True)
     for k, v in imgs.items():
         open(os.path.join(out, "img", f"{k}.png"), "wb").write(base64.b64decode(v))
-    print(f"motmetrics: mota={mo.get('mota', 0):.4f} idf1={mo.get('idf1', 0):.4f} "
+    print(f"motmetrics: mota={f3(mo.get('mota'))} idf1={f3(mo.get('idf1'))} "
           f"idsw={mo.get('id_switches', 0)} fp={mo.get('false_positives', 0)} fn={mo.get('false_negatives', 0)}")
 
 
