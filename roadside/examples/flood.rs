@@ -58,7 +58,7 @@ impl SampleVerifier for GuardVerifier {
     fn verify(&mut self, key: &str, bytes: &[u8], now: Timestamp) -> Result<(), &'static str> {
         let ix = match Key::parse(key) {
             Ok(Key::State { intersection, .. }) => intersection,
-            _ => return Err("bad_key"),
+            _ => return Ok(()), // events: not what this harness measures
         };
         let r = self.guard.check_state(now, &ix, bytes, &self.maps).map(|_| ()).map_err(|e| e.reason());
         self.ecdsa.store(self.guard.counters().signature_verifications, Ordering::Relaxed);
@@ -89,6 +89,9 @@ fn forge(kind: Flood, genuine: &[u8], attacker: &Signer, n: u64) -> Vec<u8> {
     }
 }
 
+/// Distinct forgeries made per flood.
+const FORGERIES: u64 = 500;
+
 struct Outcome {
     /// Per intersection (ix-a, ix-b): latencies of accepted states, us.
     lat_us: [Vec<i64>; 2],
@@ -97,6 +100,7 @@ struct Outcome {
     ecdsa: u64,
     rejected: u64,
     queue_full: u64,
+    dropped: String,
 }
 
 fn frame(i: u64) -> DetectionFrame {
@@ -201,11 +205,18 @@ async fn one_run(seconds: u64, kind: Flood, pause_us: u64) -> Outcome {
         std::thread::spawn(move || {
             let p = hub.declare_publisher(key).wait().unwrap();
             let mut n = 0u64;
+            // forgeries are made once and cycled, so the flooder's own signing does not compete
+            // with the vehicle for CPU; a forged seq is never accepted, so a repeat still costs
+            // the vehicle one verification
+            let mut forged: Vec<Vec<u8>> = vec![];
             while on.load(Ordering::Relaxed) {
                 let genuine = first.lock().unwrap().clone();
                 match genuine {
                     Some(genuine) => {
-                        p.put(forge(kind, &genuine, &attacker, n)).wait().unwrap();
+                        if forged.is_empty() {
+                            forged = (0..FORGERIES).map(|i| forge(kind, &genuine, &attacker, i)).collect();
+                        }
+                        p.put(forged[(n % FORGERIES) as usize].clone()).wait().unwrap();
                         n += 1;
                         if pause_us > 0 {
                             std::thread::sleep(Duration::from_micros(pause_us));
@@ -241,9 +252,10 @@ async fn one_run(seconds: u64, kind: Flood, pause_us: u64) -> Outcome {
     let stats = vehicle.stats();
     let queue_full = stats.dropped.get("queue_full").copied().unwrap_or(0);
     let rejected = stats.dropped_total() - queue_full;
+    let dropped = format!("{:?}", stats.dropped);
     let lat_us = lat.lock().unwrap().clone();
     vehicle.close().await.unwrap();
-    Outcome { lat_us, published, forged_put, ecdsa: ecdsa.load(Ordering::Relaxed), rejected, queue_full }
+    Outcome { lat_us, published, forged_put, ecdsa: ecdsa.load(Ordering::Relaxed), rejected, queue_full, dropped }
 }
 
 fn pct(v: &mut [i64], p: f64) -> i64 {
@@ -282,6 +294,6 @@ async fn main() {
                 p99 as f64 / base[i].max(1) as f64
             );
         }
-        println!("{line}");
+        println!("{line} | dropped={}", o.dropped);
     }
 }

@@ -4,7 +4,8 @@
 //!   intersection ahead; exact keys, so the router forwards nothing else). State samples are
 //!   only classified by claimed sender and queued in zenoh's callback
 //!   ([`crate::intake::FairQueue`], [`INTAKE_PER_SENDER`] per sender, oldest dropped and
-//!   counted as `queue_full`); one intake thread checks them (signature verification, if a
+//!   counted as `queue_full`; a signed sample reusing a seq already accepted from its key is
+//!   dropped there, counted as `replay`); one intake thread checks them (signature verification, if a
 //!   verifier is set) and applies them under the core's mutex, then runs the application's
 //!   callback with each accepted [`StateUpdate`]. Keep that callback short. Event samples are
 //!   handled in zenoh's callback.
@@ -27,7 +28,7 @@ use std::time::Duration;
 
 use crate::core::{DropReason, SdkStats, StateUpdate};
 use crate::corridor::{Corridor, CorridorConfig, QueryError, StatusEvent, Usability};
-use crate::intake::{sender_of, FairQueue, Sender};
+use crate::intake::{sender_of, AcceptedSeqs, FairQueue, Sender};
 use crate::knowledge::Knowledge;
 use crate::query::{EgoObjects, Hazard, InPath, InPathOptions, LaneAnswer};
 use crate::route::{EgoPose, Route};
@@ -104,7 +105,7 @@ type Received = (String, Vec<u8>, Timestamp);
 
 /// The state intake: zenoh's callback pushes, the intake thread pops (see the module doc).
 struct Intake {
-    queue: Mutex<FairQueue<Sender, Received>>,
+    queue: Mutex<(FairQueue<Sender, Received>, AcceptedSeqs)>,
     ready: std::sync::Condvar,
     stop: std::sync::atomic::AtomicBool,
 }
@@ -112,29 +113,48 @@ struct Intake {
 impl Intake {
     fn new() -> Arc<Self> {
         Arc::new(Self {
-            queue: Mutex::new(FairQueue::new(INTAKE_PER_SENDER)),
+            queue: Mutex::new((FairQueue::new(INTAKE_PER_SENDER), AcceptedSeqs::default())),
             ready: std::sync::Condvar::new(),
             stop: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
-    /// Queues a sample; false if its sender's oldest queued sample was dropped for it.
-    fn push(&self, sample: Received) -> bool {
-        let sender = sender_of(&sample.0, &sample.1);
-        let dropped = self.queue.lock().unwrap_or_else(PoisonError::into_inner).push(sender, sample).is_some();
+    /// Queues a sample; `Err(reason)` if a sample was dropped for it: the sample itself when
+    /// it reuses a seq already accepted from its signing key (`replay`), or its sender's oldest
+    /// queued sample when that queue was full (`queue_full`).
+    fn push(&self, sample: Received) -> Result<(), DropReason> {
+        let (sender, seq) = sender_of(&sample.0, &sample.1);
+        let mut guard = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let (queue, accepted) = &mut *guard;
+        if accepted.contains(&sender, seq) {
+            return Err(DropReason::Unverified("replay"));
+        }
+        let dropped = queue.push(sender, seq, sample).is_some();
+        drop(guard);
         self.ready.notify_one();
-        !dropped
+        if dropped {
+            Err(DropReason::QueueFull)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Records that a state from `sender` with `seq` was accepted.
+    fn accepted(&self, sender: &Sender, seq: u64) {
+        if let Sender::Key(key) = sender {
+            self.queue.lock().unwrap_or_else(PoisonError::into_inner).1.record(*key, seq);
+        }
     }
 
     /// The next sample, blocking; `None` once stopped.
-    fn pop(&self) -> Option<Received> {
+    fn pop(&self) -> Option<(Sender, Received)> {
         let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if self.stop.load(std::sync::atomic::Ordering::Acquire) {
                 return None;
             }
-            if let Some((_, sample)) = q.pop() {
-                return Some(sample);
+            if let Some(next) = q.0.pop() {
+                return Some(next);
             }
             q = self.ready.wait(q).unwrap_or_else(PoisonError::into_inner);
         }
@@ -149,9 +169,10 @@ impl Intake {
 
 /// The intake thread: checks and applies queued state samples in fair order.
 fn intake_loop(intake: Arc<Intake>, core: Arc<Mutex<Corridor>>, on_state: Option<StateCallback>) {
-    while let Some((key, bytes, now)) = intake.pop() {
+    while let Some((sender, (key, bytes, now))) = intake.pop() {
         match lock(&core).handle_state(&key, &bytes, now) {
             Ok(update) => {
+                intake.accepted(&sender, update.header.seq);
                 if let Some(cb) = &on_state {
                     cb(&update);
                 }
@@ -233,8 +254,8 @@ impl Vehicle {
                     .callback(move |sample| {
                         let now = clock.now();
                         let bytes = sample.payload().to_bytes().into_owned();
-                        if !intake.push((sample.key_expr().as_str().to_owned(), bytes, now)) {
-                            lock(&core).count_dropped(DropReason::QueueFull);
+                        if let Err(reason) = intake.push((sample.key_expr().as_str().to_owned(), bytes, now)) {
+                            lock(&core).count_dropped(reason);
                         }
                     })
                     .await?,
