@@ -16,6 +16,7 @@
 //! - [`service`]: the Zenoh edge ([`CloudService`]), embeddable in-process
 //!   (the demo) or run by `cloud-control serve`.
 //! - [`telemetry`]: the Prometheus exporter.
+//! - [`pki`]: the transport CA and node certificates for zenoh's mutual TLS (`cloud-control tls`).
 //!
 //! Embedding (e.g. in the demo):
 //! ```no_run
@@ -32,6 +33,7 @@
 
 pub mod admin;
 pub mod health;
+pub mod pki;
 pub mod service;
 pub mod store;
 pub mod telemetry;

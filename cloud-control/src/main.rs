@@ -1,7 +1,7 @@
 //! `cloud-control`: the cloud tier's command line.
 //!
 //! Subcommands for traffic engineers (`map ...`, `rules ...`, `publish`,
-//! `rollback`) and operators (`serve`, `status`, `router`). Each group of
+//! `rollback`) and operators (`serve`, `status`, `router`, `keys`, `tls`). Each group of
 //! subcommands lives in its own module; `main` only parses and dispatches. The
 //! service itself is the `cloud_control` library (see its crate docs).
 
@@ -11,6 +11,7 @@ mod map_cmd;
 mod router_cmd;
 mod rules_cmd;
 mod serve_cmd;
+mod tls_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -43,6 +44,9 @@ enum Command {
     /// Operator key setup: region root, RSU/cloud certificates, revocation (docs/security.md).
     #[command(subcommand)]
     Keys(keys_cmd::KeysCommand),
+    /// Transport TLS: the CA and node certificates for zenoh's mutual TLS (docs/security.md).
+    #[command(subcommand)]
+    Tls(tls_cmd::TlsCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -60,6 +64,7 @@ fn main() -> std::process::ExitCode {
         Command::Rollback(args) => admin_cmd::rollback(args),
         Command::Status(args) => admin_cmd::status(args),
         Command::Keys(cmd) => keys_cmd::run(cmd),
+        Command::Tls(cmd) => tls_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -4,10 +4,21 @@
 //! this subcommand runs one with corridor's router preset (multicast scouting
 //! off, explicit endpoints), so a deployment needs no separate `zenohd` build.
 //! It prints `router listening on ...` once it is up and runs until Ctrl-C.
+//!
+//! Hardened (docs/security.md, "Transport: TLS and access control"): `--tls DIR --cn NAME`
+//! makes every link mutual TLS with the certificate `DIR/NAME.pem` (`cloud-control tls issue`),
+//! and `--rsu`/`--cloud`/`--peer-router` (repeatable certificate common names) turn on the
+//! access-control list of `corridor_wire::presets::access_control`: only RSUs may publish
+//! state and events, only the cloud maps, rules, catalog and trust; everyone else may only
+//! subscribe and query. `--print-config` prints the resulting zenoh config (JSON) and exits,
+//! e.g. to run the same policy on a stock `zenohd`.
 
 use anyhow::Context;
 use clap::Args;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use corridor_wire::presets::{self, AclIdentities, TlsFiles};
 
 /// Router options.
 #[derive(Debug, Args)]
@@ -18,18 +29,68 @@ pub struct RouterArgs {
     /// Other routers to link to (repeatable).
     #[arg(long)]
     connect: Vec<String>,
+    /// Mutual TLS: the directory from `cloud-control tls issue --cn NAME --out DIR`
+    /// (DIR/ca.pem, DIR/NAME.pem, DIR/NAME.key). Endpoints must then be tls/HOST:PORT.
+    #[arg(long, requires = "cn")]
+    tls: Option<PathBuf>,
+    /// This router's certificate common name (with --tls).
+    #[arg(long)]
+    cn: Option<String>,
+    /// RSU identities (certificate CNs) allowed to publish state and events; repeatable.
+    /// Any of --rsu/--cloud/--peer-router turns the access-control list on (needs --tls).
+    #[arg(long = "rsu", requires = "tls")]
+    rsus: Vec<String>,
+    /// Cloud identities allowed to publish/serve maps, rules, catalog and trust; repeatable.
+    #[arg(long = "cloud", requires = "tls")]
+    clouds: Vec<String>,
+    /// Other routers' identities, trusted to forward anything on corridor keys; repeatable.
+    #[arg(long = "peer-router", requires = "tls")]
+    routers: Vec<String>,
+    /// Print the zenoh config as JSON and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+fn config(args: &RouterArgs) -> anyhow::Result<zenoh::Config> {
+    let mut config = presets::router(&args.listen, &args.connect)?;
+    if let (Some(dir), Some(cn)) = (&args.tls, &args.cn) {
+        let files = TlsFiles {
+            ca: dir.join("ca.pem"),
+            cert: dir.join(format!("{cn}.pem")),
+            key: dir.join(format!("{cn}.key")),
+        };
+        for f in [&files.ca, &files.cert, &files.key] {
+            anyhow::ensure!(
+                f.is_file(),
+                "--tls {}: {} not found (cloud-control tls issue --cn {cn} --out {})",
+                dir.display(),
+                f.display(),
+                dir.display()
+            );
+        }
+        config = presets::secure(config, &files)?;
+        let ids = AclIdentities { rsus: args.rsus.clone(), clouds: args.clouds.clone(), routers: args.routers.clone() };
+        if ids != AclIdentities::default() {
+            config = presets::access_control(config, &ids)?;
+        }
+    }
+    Ok(config)
 }
 
 /// Runs the router until Ctrl-C.
 pub fn run(args: RouterArgs) -> anyhow::Result<ExitCode> {
+    let config = config(&args)?;
+    if args.print_config {
+        println!("{config}");
+        return Ok(ExitCode::SUCCESS);
+    }
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("tokio runtime")?;
     rt.block_on(async {
-        let config = corridor_wire::presets::router(&args.listen, &args.connect)?;
         let session =
             zenoh::open(config).await.map_err(|e| anyhow::anyhow!("starting the router on {:?}: {e}", args.listen))?;
         println!("router listening on {} (zid {})", args.listen.join(", "), session.zid());
-        tracing::info!(listen = ?args.listen, connect = ?args.connect, "router up");
+        tracing::info!(listen = ?args.listen, connect = ?args.connect, tls = args.tls.is_some(), "router up");
         tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
         session.close().await.map_err(|e| anyhow::anyhow!("closing: {e}"))?;
         Ok(ExitCode::SUCCESS)

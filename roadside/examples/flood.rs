@@ -1,13 +1,24 @@
 //! Flood harness: how much does a flood of forged signed states on an intersection's state key
-//! delay the valid ones? A signing RSU (certificate from a fresh root) publishes states while a
-//! vehicle-side subscriber checks every sample with `corridor_security::StateGuard`; the run is
-//! done once without and once with a flood thread that puts corrupted copies of a genuine state
-//! on the same key as fast as it can. Prints p50/p99 of (receive + verify done) - publish time
-//! of the accepted states, the counts, and the p99 ratio flood / no flood.
+//! delay the valid ones? Two signing RSUs (certificates from a fresh root; rsu-a for ix-a, rsu-b
+//! for ix-b) publish states; a `corridor_sdk::Vehicle` follows both intersections and checks every
+//! state with `corridor_security::StateGuard` as its `SampleVerifier` (so the measured path is
+//! the SDK's: zenoh callback -> per-sender intake queue -> intake thread -> guard -> application
+//! callback). The run is done without a flood and then with a flood thread putting forgeries
+//! on ix-a's key, in one process, back to back. For each intersection it prints p50/p99 of
+//! (application callback) - (RSU publish time) of the accepted states and the p99 ratio to the
+//! no-flood run, plus the counts (accepted, the guard's rejections and ECDSA verifications, and
+//! the intake's `queue_full` drops). Flood kinds:
 //!
-//! `cargo run -p roadside --example flood -- [SECONDS] [PAUSE_US]` (default 5 s per run; the
-//! flood thread sleeps PAUSE_US between puts, default 0: as fast as zenoh takes them). The
-//! flood runs on the same machine, so an unthrottled one also measures CPU contention.
+//! - `copy`: tampered copies of a genuine rsu-a state (one payload byte flipped, the genuine
+//!   signature kept): what anyone who can publish on the key can do without a key. The guard's
+//!   pre-checks refuse these as `replay` (their seq is consumed) before any EC math.
+//! - `fresh`: new states signed by an attacker key under rsu-a's key id, with fresh sequence
+//!   numbers: each costs one ECDSA verification (`bad_signature`); this is also what every
+//!   `copy` forgery cost before the pre-checks. They share rsu-a's intake queue; rsu-b's is its own.
+//!
+//! `cargo run --release -p roadside --example flood -- [SECONDS] [PAUSE_US] [copy|fresh|both]`
+//! (default 5 s per run; PAUSE_US 0: as fast as zenoh takes them; both). The flood runs on the
+//! same machine, so an unthrottled one also measures CPU contention.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::collections::HashSet;
@@ -16,98 +27,196 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use corridor_model::detection::SensorKind;
-use corridor_model::{Clock, Detection, DetectionFrame, MapVersion, ObjectClass, RsuId, SensorId, SystemClock};
-use corridor_security::{Certificate, GuardConfig, SigningKey, StateGuard, TrustStore};
-use corridor_wire::{encode, presets, Header, Key, PayloadKind};
+use corridor_model::{
+    Clock, Detection, DetectionFrame, IntersectionId, IntersectionState, MapVersion, ObjectClass, RsuId, SensorId,
+    SystemClock, Timestamp,
+};
+use corridor_sdk::{SampleVerifier, StateCallback, StateUpdate, Vehicle};
+use corridor_security::{Certificate, GuardConfig, Signer, SigningKey, StateGuard, TrustStore, SIGNATURE_LEN};
+use corridor_wire::{decode, encode, presets, Header, Key, Limits, PayloadKind};
 use nalgebra::{Matrix3, Vector3};
 use roadside::config::{RsuConfig, ZenohSection, DEFAULT_CONFIG};
 use roadside::security::SecuritySection;
 use roadside::RsuService;
 use zenoh::Wait;
 
-struct Outcome {
-    lat_us: Vec<i64>,
-    accepted: u64,
-    rejected: u64,
-    forged_put: u64,
-    published: u64,
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Flood {
+    None,
+    Copy,
+    Fresh,
 }
 
-async fn one_run(seconds: u64, flood: bool, pause_us: u64) -> Outcome {
+/// The guard as the SDK's verifier; mirrors its ECDSA count into `ecdsa`.
+struct GuardVerifier {
+    guard: StateGuard,
+    maps: HashSet<MapVersion>,
+    ecdsa: Arc<AtomicU64>,
+}
+
+impl SampleVerifier for GuardVerifier {
+    fn verify(&mut self, key: &str, bytes: &[u8], now: Timestamp) -> Result<(), &'static str> {
+        let ix = match Key::parse(key) {
+            Ok(Key::State { intersection, .. }) => intersection,
+            _ => return Ok(()), // events: not what this harness measures
+        };
+        let r = self.guard.check_state(now, &ix, bytes, &self.maps).map(|_| ()).map_err(|e| e.reason());
+        self.ecdsa.store(self.guard.counters().signature_verifications, Ordering::Relaxed);
+        r
+    }
+}
+
+/// The forgery number `n` made from a genuine state.
+fn forge(kind: Flood, genuine: &[u8], attacker: &Signer, n: u64) -> Vec<u8> {
+    match kind {
+        Flood::None | Flood::Copy => {
+            let mut forged = genuine.to_vec();
+            let i = forged.len() - 80;
+            forged[i] ^= 1;
+            forged
+        }
+        Flood::Fresh => {
+            let (h, state): (Header, IntersectionState) = decode(genuine, Limits::default()).unwrap();
+            let header = Header::new(h.kind, h.sender.clone(), h.seq + 1_000_000 + n, h.capture_time, h.publish_time);
+            let mut buf = Vec::new();
+            attacker.encode_signed(&mut buf, &header, &state).unwrap();
+            // claim the genuine key id
+            let (b, g) = (buf.len(), genuine.len());
+            buf[b - SIGNATURE_LEN - 10..b - SIGNATURE_LEN - 2]
+                .copy_from_slice(&genuine[g - SIGNATURE_LEN - 10..g - SIGNATURE_LEN - 2]);
+            buf
+        }
+    }
+}
+
+/// Distinct forgeries made per flood.
+const FORGERIES: u64 = 500;
+
+struct Outcome {
+    /// Per intersection (ix-a, ix-b): latencies of accepted states, us.
+    lat_us: [Vec<i64>; 2],
+    published: [u64; 2],
+    forged_put: u64,
+    ecdsa: u64,
+    rejected: u64,
+    queue_full: u64,
+    dropped: String,
+}
+
+fn frame(i: u64) -> DetectionFrame {
+    DetectionFrame {
+        sensor: SensorId::new("lidar-ne").unwrap(),
+        kind: SensorKind::Lidar,
+        frame_seq: i,
+        capture_time: SystemClock.now(),
+        detections: vec![Detection {
+            class: ObjectClass::Car,
+            class_confidence: 0.9,
+            position_m: Vector3::new(20.0, 0.0, -5.0),
+            position_cov: Matrix3::from_diagonal_element(0.0225),
+            velocity_mps: None,
+            heading_rad: None,
+            size_m: None,
+        }],
+    }
+}
+
+async fn one_run(seconds: u64, kind: Flood, pause_us: u64) -> Outcome {
     let tmp = tempfile::tempdir().unwrap();
     let mut rng = rand_core::OsRng;
     let root = SigningKey::generate(&mut rng);
-    let key = SigningKey::generate(&mut rng);
     let now = SystemClock.now();
-    let cert = Certificate::rsu(
-        &RsuId::new("rsu-a").unwrap(),
-        *key.verifying_key(),
-        ["ix-a".parse().unwrap()],
-        now.add_secs_f64(-60.0),
-        now.add_secs_f64(3600.0),
-        1,
-    )
-    .issue(&root)
-    .unwrap();
-    let section = SecuritySection { key: tmp.path().join("rsu-a.key"), cert: tmp.path().join("rsu-a.cert") };
-    std::fs::write(&section.key, key.to_pem().unwrap()).unwrap();
-    std::fs::write(&section.cert, cert.to_hex()).unwrap();
     let mut trust = TrustStore::new([*root.verifying_key()]);
-    trust.add_certificate(cert).unwrap();
-    let guard = Arc::new(Mutex::new(StateGuard::new(trust, GuardConfig::default())));
+    let mut sections = vec![];
+    for (serial, (rsu, ix)) in [("rsu-a", "ix-a"), ("rsu-b", "ix-b")].into_iter().enumerate() {
+        let key = SigningKey::generate(&mut rng);
+        let cert = Certificate::rsu(
+            &RsuId::new(rsu).unwrap(),
+            *key.verifying_key(),
+            [ix.parse().unwrap()],
+            now.add_secs_f64(-60.0),
+            now.add_secs_f64(3600.0),
+            serial as u64 + 1,
+        )
+        .issue(&root)
+        .unwrap();
+        let section = SecuritySection {
+            key: tmp.path().join(format!("{rsu}.key")),
+            cert: tmp.path().join(format!("{rsu}.cert")),
+        };
+        std::fs::write(&section.key, key.to_pem().unwrap()).unwrap();
+        std::fs::write(&section.cert, cert.to_hex()).unwrap();
+        trust.add_certificate(cert).unwrap();
+        sections.push(section);
+    }
 
     let port = presets::free_loopback_port().unwrap();
     let hub = zenoh::open(presets::peer(&[presets::loopback_tcp(port)], &[]).unwrap()).await.unwrap();
     let peer = || async { zenoh::open(presets::peer(&[], &[presets::loopback_tcp(port)]).unwrap()).await.unwrap() };
-    let state_key = Key::State { region: "demo".parse().unwrap(), intersection: "ix-a".parse().unwrap() }.to_string();
-    let lat: Arc<Mutex<Vec<i64>>> = Arc::default();
-    let first: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
-    let rejected = Arc::new(AtomicU64::new(0));
-    let vs = peer().await;
+    let region: corridor_model::RegionId = "demo".parse().unwrap();
+    let ixs: Vec<IntersectionId> = vec!["ix-a".parse().unwrap(), "ix-b".parse().unwrap()];
+
+    // the vehicle
+    let lat: Arc<Mutex<[Vec<i64>; 2]>> = Arc::default();
+    let l = lat.clone();
+    let on_state: StateCallback = Arc::new(move |u: &StateUpdate| {
+        let done = SystemClock.now();
+        let i = usize::from(u.state.intersection.as_str() == "ix-b");
+        l.lock().unwrap()[i].push(done.nanos_since(u.state.publish_time) / 1000);
+    });
+    let vehicle =
+        Vehicle::with_session(peer().await, region.clone(), ixs.clone(), Arc::new(SystemClock), Some(on_state))
+            .await
+            .unwrap();
+    let ecdsa = Arc::new(AtomicU64::new(0));
     let maps: HashSet<MapVersion> = [MapVersion::default()].into_iter().collect();
-    let (g, l, f, rj) = (guard.clone(), lat.clone(), first.clone(), rejected.clone());
-    let _sub = vs
+    let verifier =
+        GuardVerifier { guard: StateGuard::new(trust, GuardConfig::default()), maps, ecdsa: Arc::clone(&ecdsa) };
+    vehicle.with_core(|c| c.set_verifier(Box::new(verifier)));
+
+    // a raw subscriber keeps the first genuine ix-a state for the flooder
+    let state_key = Key::State { region: region.clone(), intersection: ixs[0].clone() }.to_string();
+    let first: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
+    let f = first.clone();
+    let _raw = hub
         .declare_subscriber(state_key.clone())
         .callback(move |s| {
-            let bytes = s.payload().to_bytes();
-            let t = SystemClock.now();
-            let r = g.lock().unwrap().check_state(t, &"ix-a".parse().unwrap(), &bytes, &maps);
-            match r {
-                Ok(v) => {
-                    let done = SystemClock.now();
-                    l.lock().unwrap().push(done.nanos_since(v.state.publish_time) / 1000);
-                    f.lock().unwrap().get_or_insert_with(|| bytes.to_vec());
-                }
-                Err(_) => {
-                    rj.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+            f.lock().unwrap().get_or_insert_with(|| s.payload().to_bytes().into_owned());
         })
         .await
         .unwrap();
 
-    let mut cfg = RsuConfig::parse(DEFAULT_CONFIG, "default").unwrap();
-    cfg.rsu = "rsu-a".parse().unwrap();
-    cfg.intersection = "ix-a".parse().unwrap();
-    cfg.zenoh = ZenohSection { mode: "peer".into(), listen: vec![], connect: vec![presets::loopback_tcp(port)] };
-    cfg.security = Some(section);
-    let rs = peer().await;
-    let rsu = RsuService::start(cfg, &rs, Arc::new(SystemClock)).await.unwrap();
+    let mut rsus = vec![];
+    for (i, (rsu, ix)) in [("rsu-a", "ix-a"), ("rsu-b", "ix-b")].into_iter().enumerate() {
+        let mut cfg = RsuConfig::parse(DEFAULT_CONFIG, "default").unwrap();
+        cfg.rsu = rsu.parse().unwrap();
+        cfg.intersection = ix.parse().unwrap();
+        cfg.zenoh = ZenohSection { mode: "peer".into(), listen: vec![], connect: vec![presets::loopback_tcp(port)] };
+        cfg.security = Some(sections[i].clone());
+        let rs = peer().await;
+        rsus.push((RsuService::start(cfg, &rs, Arc::new(SystemClock)).await.unwrap(), rs));
+    }
     tokio::time::sleep(Duration::from_millis(600)).await;
 
     let on = Arc::new(AtomicBool::new(true));
-    let flooder = flood.then(|| {
+    let flooder = (kind != Flood::None).then(|| {
         let (hub, first, on, key) = (hub.clone(), first.clone(), on.clone(), state_key.clone());
+        let attacker = Signer::new(SigningKey::generate(&mut rng));
         std::thread::spawn(move || {
             let p = hub.declare_publisher(key).wait().unwrap();
             let mut n = 0u64;
+            // forgeries are made once and cycled, so the flooder's own signing does not compete
+            // with the vehicle for CPU; a forged seq is never accepted, so a repeat still costs
+            // the vehicle one verification
+            let mut forged: Vec<Vec<u8>> = vec![];
             while on.load(Ordering::Relaxed) {
                 let genuine = first.lock().unwrap().clone();
                 match genuine {
-                    Some(mut forged) => {
-                        let i = forged.len() - 80;
-                        forged[i] ^= 1;
-                        p.put(forged).wait().unwrap();
+                    Some(genuine) => {
+                        if forged.is_empty() {
+                            forged = (0..FORGERIES).map(|i| forge(kind, &genuine, &attacker, i)).collect();
+                        }
+                        p.put(forged[(n % FORGERIES) as usize].clone()).wait().unwrap();
                         n += 1;
                         if pause_us > 0 {
                             std::thread::sleep(Duration::from_micros(pause_us));
@@ -119,40 +228,34 @@ async fn one_run(seconds: u64, flood: bool, pause_us: u64) -> Outcome {
             n
         })
     });
-    let det = Key::Detections {
-        region: "demo".parse().unwrap(),
-        rsu: "rsu-a".parse().unwrap(),
-        sensor: "lidar-ne".parse().unwrap(),
-    };
-    let p = presets::declare_publisher(&hub, &det).await.unwrap();
+    let mut pubs = vec![];
+    for rsu in ["rsu-a", "rsu-b"] {
+        let det =
+            Key::Detections { region: region.clone(), rsu: rsu.parse().unwrap(), sensor: "lidar-ne".parse().unwrap() };
+        pubs.push(presets::declare_publisher(&hub, &det).await.unwrap());
+    }
     for i in 0..seconds * 10 {
-        let f = DetectionFrame {
-            sensor: SensorId::new("lidar-ne").unwrap(),
-            kind: SensorKind::Lidar,
-            frame_seq: i,
-            capture_time: SystemClock.now(),
-            detections: vec![Detection {
-                class: ObjectClass::Car,
-                class_confidence: 0.9,
-                position_m: Vector3::new(20.0, 0.0, -5.0),
-                position_cov: Matrix3::from_diagonal_element(0.0225),
-                velocity_mps: None,
-                heading_rad: None,
-                size_m: None,
-            }],
-        };
-        let h = Header::new(PayloadKind::Detections, "lidar-ne", i, f.capture_time, f.capture_time);
-        p.put(encode(&h, &f).unwrap()).wait().unwrap();
+        for p in &pubs {
+            let f = frame(i);
+            let h = Header::new(PayloadKind::Detections, "lidar-ne", i, f.capture_time, f.capture_time);
+            p.put(encode(&h, &f).unwrap()).wait().unwrap();
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     on.store(false, Ordering::Relaxed);
     let forged_put = flooder.map(|h| h.join().unwrap()).unwrap_or(0);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let published = rsu.stats().states_published;
-    rsu.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let published = [rsus[0].0.stats().states_published, rsus[1].0.stats().states_published];
+    for (r, _) in rsus {
+        r.stop();
+    }
+    let stats = vehicle.stats();
+    let queue_full = stats.dropped.get("queue_full").copied().unwrap_or(0);
+    let rejected = stats.dropped_total() - queue_full;
+    let dropped = format!("{:?}", stats.dropped);
     let lat_us = lat.lock().unwrap().clone();
-    let accepted = lat_us.len() as u64;
-    Outcome { lat_us, accepted, rejected: rejected.load(Ordering::Relaxed), forged_put, published }
+    vehicle.close().await.unwrap();
+    Outcome { lat_us, published, forged_put, ecdsa: ecdsa.load(Ordering::Relaxed), rejected, queue_full, dropped }
 }
 
 fn pct(v: &mut [i64], p: f64) -> i64 {
@@ -167,15 +270,30 @@ fn pct(v: &mut [i64], p: f64) -> i64 {
 async fn main() {
     let seconds = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
     let pause_us = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let mut p99 = [0i64; 2];
-    for (i, flood) in [false, true].into_iter().enumerate() {
-        let mut o = one_run(seconds, flood, pause_us).await;
-        let (p50, q99) = (pct(&mut o.lat_us, 0.5), pct(&mut o.lat_us, 0.99));
-        p99[i] = q99;
-        println!(
-            "flood={flood} published={} accepted={} rejected={} forged_put={} p50_us={p50} p99_us={q99}",
-            o.published, o.accepted, o.rejected, o.forged_put
+    let kinds = match std::env::args().nth(3).as_deref() {
+        Some("copy") => vec![Flood::None, Flood::Copy],
+        Some("fresh") => vec![Flood::None, Flood::Fresh],
+        _ => vec![Flood::None, Flood::Copy, Flood::Fresh],
+    };
+    let mut base = [0i64; 2];
+    for kind in kinds {
+        let mut o = one_run(seconds, kind, pause_us).await;
+        let mut line = format!(
+            "flood={kind:?} pause_us={pause_us} forged_put={} rejected={} queue_full={} ecdsa={}",
+            o.forged_put, o.rejected, o.queue_full, o.ecdsa
         );
+        for (i, ix) in ["ix-a", "ix-b"].into_iter().enumerate() {
+            let (p50, p99) = (pct(&mut o.lat_us[i], 0.5), pct(&mut o.lat_us[i], 0.99));
+            if kind == Flood::None {
+                base[i] = p99;
+            }
+            line += &format!(
+                " | {ix}: published={} accepted={} p50_us={p50} p99_us={p99} p99_ratio={:.2}",
+                o.published[i],
+                o.lat_us[i].len(),
+                p99 as f64 / base[i].max(1) as f64
+            );
+        }
+        println!("{line} | dropped={}", o.dropped);
     }
-    println!("p99 ratio flood/no-flood: {:.2}", p99[1] as f64 / p99[0].max(1) as f64);
 }

@@ -44,6 +44,9 @@ pub enum DropReason {
     OutOfOrder,
     /// Refused by the [`SampleVerifier`]; its reason label.
     Unverified(&'static str),
+    /// Dropped unchecked because its sender's intake queue was full (a flood from that sender;
+    /// see [`crate::intake`]).
+    QueueFull,
 }
 
 /// The security hook: checks a sample's bytes before they are decoded.
@@ -82,6 +85,7 @@ impl DropReason {
             DropReason::KeyMismatch => "key_mismatch",
             DropReason::OutOfOrder => "out_of_order",
             DropReason::Unverified(r) => r,
+            DropReason::QueueFull => "queue_full",
         }
     }
 }

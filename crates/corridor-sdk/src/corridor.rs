@@ -334,6 +334,11 @@ impl Corridor {
         self.status.pop_front()
     }
 
+    /// Counts a sample dropped before it was handled (e.g. [`DropReason::QueueFull`]).
+    pub(crate) fn count_dropped(&mut self, reason: DropReason) {
+        self.cache.count(Err(reason));
+    }
+
     /// Handles a state sample. Accepted states replace the intersection's latest; a map
     /// version not held is looked up in the disk cache, else queued for fetching.
     pub fn handle_state(&mut self, key: &str, bytes: &[u8], now: Timestamp) -> Result<StateUpdate, DropReason> {

@@ -110,6 +110,7 @@
 
 pub mod core;
 pub mod corridor;
+pub mod intake;
 pub mod knowledge;
 pub mod query;
 pub mod ros2;

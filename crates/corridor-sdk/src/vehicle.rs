@@ -1,9 +1,14 @@
 //! [`Vehicle`]: the zenoh + tokio adapter over the sans-IO [`Corridor`].
 //!
 //! - One zenoh subscriber per key of [`Corridor::subscriptions`] (state and events of each
-//!   intersection ahead; exact keys, so the router forwards nothing else). Samples are
-//!   handled in zenoh's callback under a short mutex; the application's callback then runs
-//!   with each accepted [`StateUpdate`]. Keep that callback short.
+//!   intersection ahead; exact keys, so the router forwards nothing else). State samples are
+//!   only classified by claimed sender and queued in zenoh's callback
+//!   ([`crate::intake::FairQueue`], [`INTAKE_PER_SENDER`] per sender, oldest dropped and
+//!   counted as `queue_full`; a signed sample reusing a seq already accepted from its key is
+//!   dropped there, counted as `replay`); one intake thread checks them (signature verification, if a
+//!   verifier is set) and applies them under the core's mutex, then runs the application's
+//!   callback with each accepted [`StateUpdate`]. Keep that callback short. Event samples are
+//!   handled in zenoh's callback.
 //! - A tokio task sends the core's [`Corridor::due_fetches`] as zenoh queries
 //!   (`corridor/{region}/map/{ix}?version=HEX`, `.../rules/...`) every 200 ms and hands the
 //!   replies back to the core, which verifies them; unanswered fetches are retried.
@@ -21,8 +26,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::core::{SdkStats, StateUpdate};
+use crate::core::{DropReason, SdkStats, StateUpdate};
 use crate::corridor::{Corridor, CorridorConfig, QueryError, StatusEvent, Usability};
+use crate::intake::{sender_of, AcceptedSeqs, FairQueue, Sender};
 use crate::knowledge::Knowledge;
 use crate::query::{EgoObjects, Hazard, InPath, InPathOptions, LaneAnswer};
 use crate::route::{EgoPose, Route};
@@ -88,14 +94,102 @@ impl VehicleConfig {
 
 type Subscribers = HashMap<IntersectionId, Vec<zenoh::pubsub::Subscriber<()>>>;
 
+/// State samples queued per claimed sender before the intake thread checks them (about a
+/// second of one intersection at 10-20 Hz). Large enough that a burst of cheap forgeries
+/// claiming a sender does not evict its genuine states before the intake thread reaches them;
+/// small enough that a sender's own valid state waits behind at most this many of its samples.
+pub const INTAKE_PER_SENDER: usize = 16;
+
+/// A received state sample: zenoh key, payload, receive time.
+type Received = (String, Vec<u8>, Timestamp);
+
+/// The state intake: zenoh's callback pushes, the intake thread pops (see the module doc).
+struct Intake {
+    queue: Mutex<(FairQueue<Sender, Received>, AcceptedSeqs)>,
+    ready: std::sync::Condvar,
+    stop: std::sync::atomic::AtomicBool,
+}
+
+impl Intake {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            queue: Mutex::new((FairQueue::new(INTAKE_PER_SENDER), AcceptedSeqs::default())),
+            ready: std::sync::Condvar::new(),
+            stop: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Queues a sample; `Err(reason)` if a sample was dropped for it: the sample itself when
+    /// it reuses a seq already accepted from its signing key (`replay`), or its sender's oldest
+    /// queued sample when that queue was full (`queue_full`).
+    fn push(&self, sample: Received) -> Result<(), DropReason> {
+        let (sender, seq) = sender_of(&sample.0, &sample.1);
+        let mut guard = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let (queue, accepted) = &mut *guard;
+        if accepted.contains(&sender, seq) {
+            return Err(DropReason::Unverified("replay"));
+        }
+        let dropped = queue.push(sender, seq, sample).is_some();
+        drop(guard);
+        self.ready.notify_one();
+        if dropped {
+            Err(DropReason::QueueFull)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Records that a state from `sender` with `seq` was accepted.
+    fn accepted(&self, sender: &Sender, seq: u64) {
+        if let Sender::Key(key) = sender {
+            self.queue.lock().unwrap_or_else(PoisonError::into_inner).1.record(*key, seq);
+        }
+    }
+
+    /// The next sample, blocking; `None` once stopped.
+    fn pop(&self) -> Option<(Sender, Received)> {
+        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if self.stop.load(std::sync::atomic::Ordering::Acquire) {
+                return None;
+            }
+            if let Some(next) = q.0.pop() {
+                return Some(next);
+            }
+            q = self.ready.wait(q).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        let _guard = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        self.ready.notify_all();
+    }
+}
+
+/// The intake thread: checks and applies queued state samples in fair order.
+fn intake_loop(intake: Arc<Intake>, core: Arc<Mutex<Corridor>>, on_state: Option<StateCallback>) {
+    while let Some((sender, (key, bytes, now))) = intake.pop() {
+        match lock(&core).handle_state(&key, &bytes, now) {
+            Ok(update) => {
+                intake.accepted(&sender, update.header.seq);
+                if let Some(cb) = &on_state {
+                    cb(&update);
+                }
+            }
+            Err(reason) => tracing::debug!(%key, reason = reason.label(), "dropped state sample"),
+        }
+    }
+}
+
 /// A connected vehicle.
 pub struct Vehicle {
     session: zenoh::Session,
     core: Arc<Mutex<Corridor>>,
     clock: Arc<dyn Clock>,
-    on_state: Option<StateCallback>,
     subscribers: Mutex<Subscribers>,
     fetcher: tokio::task::JoinHandle<()>,
+    intake: Arc<Intake>,
 }
 
 fn lock(core: &Mutex<Corridor>) -> MutexGuard<'_, Corridor> {
@@ -132,7 +226,15 @@ impl Vehicle {
     ) -> Result<Vehicle, SdkError> {
         let core = Arc::new(Mutex::new(Corridor::new(config)));
         let fetcher = tokio::spawn(fetch_loop(session.clone(), Arc::clone(&core), Arc::clone(&clock)));
-        let v = Vehicle { session, core, clock, on_state, subscribers: Mutex::new(HashMap::new()), fetcher };
+        let intake = Intake::new();
+        {
+            let (intake, core) = (Arc::clone(&intake), Arc::clone(&core));
+            std::thread::Builder::new()
+                .name("corridor-intake".into())
+                .spawn(move || intake_loop(intake, core, on_state))
+                .map_err(|e| SdkError::NoReply(format!("starting the intake thread: {e}")))?;
+        }
+        let v = Vehicle { session, core, clock, subscribers: Mutex::new(HashMap::new()), fetcher, intake };
         let ahead: Vec<IntersectionId> = lock(&v.core).route().ahead().iter().map(|s| s.intersection.clone()).collect();
         for ix in ahead {
             v.subscribe(ix).await?;
@@ -145,23 +247,15 @@ impl Vehicle {
         let mut subs = Vec::with_capacity(2);
         {
             let key = Key::State { region: region.clone(), intersection: ix.clone() };
-            let (core, clock, on_state) = (Arc::clone(&self.core), Arc::clone(&self.clock), self.on_state.clone());
+            let (core, clock, intake) = (Arc::clone(&self.core), Arc::clone(&self.clock), Arc::clone(&self.intake));
             subs.push(
                 self.session
                     .declare_subscriber(key.to_string())
                     .callback(move |sample| {
                         let now = clock.now();
-                        let bytes = sample.payload().to_bytes();
-                        let result = lock(&core).handle_state(sample.key_expr().as_str(), &bytes, now);
-                        match result {
-                            Ok(update) => {
-                                if let Some(cb) = &on_state {
-                                    cb(&update);
-                                }
-                            }
-                            Err(reason) => {
-                                tracing::debug!(key = %sample.key_expr(), reason = reason.label(), "dropped state sample")
-                            }
+                        let bytes = sample.payload().to_bytes().into_owned();
+                        if let Err(reason) = intake.push((sample.key_expr().as_str().to_owned(), bytes, now)) {
+                            lock(&core).count_dropped(reason);
                         }
                     })
                     .await?,
@@ -294,6 +388,7 @@ impl Vehicle {
     /// Undeclares everything and closes the session.
     pub async fn close(self) -> Result<(), SdkError> {
         self.fetcher.abort();
+        self.intake.stop();
         self.subscribers.lock().unwrap_or_else(PoisonError::into_inner).clear();
         self.session.close().await?;
         Ok(())
@@ -303,6 +398,7 @@ impl Vehicle {
 impl Drop for Vehicle {
     fn drop(&mut self) {
         self.fetcher.abort();
+        self.intake.stop();
     }
 }
 

@@ -210,3 +210,82 @@ async fn the_python_binding_follows_an_rsu_and_fetches_its_map() {
     assert!(out["status"].as_array().unwrap().iter().any(|s| s.as_str().unwrap().starts_with("map_ready")));
     world.close().await;
 }
+
+/// A stand-in for signature verification: samples from sender `flood` cost 2 ms and are refused.
+struct SlowOnForgeries;
+impl corridor_sdk::SampleVerifier for SlowOnForgeries {
+    fn verify(&mut self, _key: &str, bytes: &[u8], _now: corridor_model::Timestamp) -> Result<(), &'static str> {
+        let env = corridor_wire::decode_envelope(bytes, corridor_wire::Limits::default()).map_err(|_| "malformed")?;
+        if env.header.sender == "flood" {
+            std::thread::sleep(Duration::from_millis(2));
+            return Err("bad_signature");
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_sender_does_not_hold_back_another_senders_states() {
+    let port = presets::free_loopback_port().unwrap();
+    let hub = zenoh::open(presets::peer(&[presets::loopback_tcp(port)], &[]).unwrap()).await.unwrap();
+    let vs = zenoh::open(presets::peer(&[], &[presets::loopback_tcp(port)]).unwrap()).await.unwrap();
+    let got: Arc<std::sync::Mutex<Vec<u64>>> = Arc::default();
+    let g = Arc::clone(&got);
+    let cb: corridor_sdk::StateCallback = Arc::new(move |u: &corridor_sdk::StateUpdate| {
+        if u.state.intersection.as_str() == "ix-b" {
+            g.lock().unwrap().push(u.state.seq);
+        }
+    });
+    let ixs = vec![ix(), IntersectionId::new("ix-b").unwrap()];
+    let v =
+        Vehicle::with_session(vs, RegionId::new("demo").unwrap(), ixs, Arc::new(SystemClock), Some(cb)).await.unwrap();
+    v.with_core(|c| c.set_verifier(Box::new(SlowOnForgeries)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // the flood: 3000 states from sender `flood` on ix-a's key, each costing the verifier 2 ms
+    let flood = {
+        let hub = hub.clone();
+        std::thread::spawn(move || {
+            let mut st = testkit::state(&ix(), 1, SystemClock.now(), 1, Default::default(), None);
+            let p = hub.declare_publisher("corridor/demo/ix/ix-a/state").wait().unwrap();
+            for seq in 0..3000u64 {
+                st.seq = seq;
+                let h = corridor_wire::Header::new(
+                    corridor_wire::PayloadKind::IntersectionState,
+                    "flood",
+                    seq,
+                    st.capture_time,
+                    st.publish_time,
+                );
+                p.put(corridor_wire::encode(&h, &st).unwrap()).wait().unwrap();
+            }
+        })
+    };
+    // meanwhile rsu-b publishes 20 states of ix-b, 20 ms apart
+    let ixb = IntersectionId::new("ix-b").unwrap();
+    for seq in 1..=20u64 {
+        let mut st = testkit::state(&ixb, seq, SystemClock.now(), 1, Default::default(), None);
+        st.rsu = "rsu-b".parse().unwrap();
+        let (k, b) = testkit::encode_state("demo", &st).unwrap();
+        hub.put(k, b).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    flood.join().unwrap();
+    // 3000 x 2 ms = 6 s of verification if the flood were not bounded: wait at most 2 s
+    for _ in 0..40 {
+        if got.lock().unwrap().len() == 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(*got.lock().unwrap(), (1..=20).collect::<Vec<u64>>(), "every rsu-b state, in order");
+    let stats = v.stats();
+    let (full, refused) = (
+        stats.dropped.get("queue_full").copied().unwrap_or(0),
+        stats.dropped.get("bad_signature").copied().unwrap_or(0),
+    );
+    assert!(full > 0, "the flood overflowed its own queue: {stats:?}");
+    assert!(refused > 0, "forgeries reached the verifier and were refused: {stats:?}");
+    assert!(full + refused <= 3000, "{stats:?}");
+    v.close().await.unwrap();
+}

@@ -4,7 +4,7 @@
 //! # Check order
 //!
 //! Cheap, content-independent rejections come first, so a flood of forged messages costs a
-//! header parse and a map lookup each, not elliptic-curve arithmetic:
+//! header parse and a few map lookups each, not elliptic-curve arithmetic:
 //!
 //! | # | check | rejection / label |
 //! |---|---|---|
@@ -12,18 +12,37 @@
 //! | 1a | signed at all | `unsigned` |
 //! | 1b | key id names a certificate in the trust store (no EC math yet) | `unknown_key` |
 //! | 1c | signature is exactly 64 bytes, `0 < r, s < n`, low `s` | `signature_encoding` |
+//! | 1e | *pre-check, before EC math*: that key's certificate is an RSU certificate covering the intersection of the key the message arrived on | `not_certified` |
+//! | 1f | *pre-check*: the header's `seq` is still acceptable in that key's replay window (not already accepted, not older than the window) — this catches exact duplicates | `replay` |
+//! | 1g | *pre-check*: the signature is not the signature of a message already accepted from that key (a tampered copy of a genuine message) | `bad_signature` |
 //! | 1d | ECDSA P-256 verification over the envelope's signed bytes | `bad_signature` |
-//! | 2 | signer certified for *that* intersection: RSU role, certificate subject = envelope sender, intersection in the certificate, payload names the same intersection | `not_certified` |
+//! | 2 | signer certified for what the *authenticated* message says: certificate subject = envelope sender, payload names the key's intersection | `not_certified` |
 //! | 3 | certificate valid now, not revoked | `cert_not_yet_valid`, `cert_expired`, `revoked` |
 //! | 4 | freshness: `capture_time` within `[now - freshness - max_clock_offset, now + max_clock_offset]` | `stale`, `future_dated` |
 //! | 5 | replay: per-key sliding window over `seq` | `replay` |
 //! | 6 | map version named by the state is known ([`MapVersions`]) | `unknown_map` |
 //!
-//! Why this order: nothing in a message is believed before its signature (1), so the counters
-//! for 2-6 only count messages really produced by a certified key — a forger cannot make an
-//! honest RSU look revoked or stale. The payload is decoded only after the signature checks, so
-//! forged payloads never reach bincode. Authorisation (2, 3) before timing (4, 5) because a
-//! message the key was never allowed to send is a more serious finding than a late one.
+//! Why this order: nothing in a message is *believed* before its signature (1d). The
+//! pre-checks 1e-1g only refuse messages that could never be accepted whatever their
+//! signature: a key not certified for this intersection (1e), a sequence number the window has
+//! already consumed (1f: the window only ever advances on accepted messages, so this holds for
+//! genuine and forged messages alike), or an ECDSA signature already seen on different accepted
+//! bytes (1g: with a fixed key, a valid signature on two different messages means a SHA-256
+//! collision). They exist so that the floods an attacker can mount without the RSU's key —
+//! replays, tampered copies of genuine messages, messages under another intersection's key —
+//! cost no elliptic-curve arithmetic (the verification is ~30-60x the cost of the
+//! pre-checks). The price: the `not_certified` and `replay` counters may include forgeries (a
+//! forger can claim a real key id), where before only genuine messages reached them. The
+//! checks after 1d (2-6) still only count messages really signed by a certified key, so a
+//! forger cannot make an honest RSU look revoked or stale. The payload is decoded only after
+//! the signature checks, so forged payloads never reach bincode. Authorisation (2, 3) before
+//! timing (4, 5) because a message the key was never allowed to send is a more serious finding
+//! than a late one.
+//!
+//! What is left for a flooder that needs ECDSA work from the vehicle: fresh forgeries (new
+//! sequence numbers, new signature bytes) claiming a certified key. Each costs one
+//! verification. Transport access control (only RSU identities may publish state keys, see
+//! `corridor_wire::presets::access_control`) keeps everyone else from sending them at all.
 //!
 //! # Replay window and RSU restarts
 //!
@@ -47,14 +66,14 @@
 //! rejected (unusable), and counted. The rejected message did not advance the replay window, so
 //! the SDK may re-check the same bytes once the map is in (still subject to freshness).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use corridor_model::{IntersectionId, IntersectionState, MapVersion, Timestamp};
 use corridor_wire::{decode, decode_envelope, DecodeError, Envelope, Header, Limits, PayloadKind};
 
 use crate::cert::{Certificate, Role};
-use crate::keys::{parse_signature, KeyError, KeyId};
+use crate::keys::{parse_signature, KeyError, KeyId, ParsedSignature, SIGNATURE_LEN};
 use crate::trust::{check_certificate, CertRejection, TrustStore};
 
 /// Whether the application's map store holds a map version.
@@ -291,6 +310,9 @@ pub struct Counters {
     pub accepted: u64,
     /// Rejections by reason label.
     pub rejected: BTreeMap<&'static str, u64>,
+    /// ECDSA verifications run (step 1d): the expensive work; a flood the pre-checks
+    /// (1e-1g) refuse does not raise it.
+    pub signature_verifications: u64,
 }
 
 impl Counters {
@@ -312,13 +334,29 @@ pub struct StateGuard {
     trust: TrustStore,
     config: GuardConfig,
     windows: HashMap<KeyId, ReplayWindow>,
+    /// The signatures of the last [`RECENT_SIGNATURES`] accepted messages of each key (check 1g).
+    recent: HashMap<KeyId, VecDeque<[u8; SIGNATURE_LEN]>>,
     counters: Counters,
+    /// ECDSA verifications run by `check_state_inner` (`&self`), folded into the counters.
+    verifications: std::cell::Cell<u64>,
 }
+
+/// How many accepted signatures per key check 1g remembers (a tampered copy of any of the last
+/// this-many genuine messages is refused without EC math; older ones are caught by the replay
+/// window (1f) unless their seq was changed too, and then by ECDSA).
+pub const RECENT_SIGNATURES: usize = 16;
 
 impl StateGuard {
     /// A guard over `trust` with `config`.
     pub fn new(trust: TrustStore, config: GuardConfig) -> Self {
-        Self { trust, config, windows: HashMap::new(), counters: Counters::default() }
+        Self {
+            trust,
+            config,
+            windows: HashMap::new(),
+            recent: HashMap::new(),
+            counters: Counters::default(),
+            verifications: std::cell::Cell::new(0),
+        }
     }
 
     /// The trust store.
@@ -357,14 +395,23 @@ impl StateGuard {
         maps: &dyn MapVersions,
     ) -> Result<Verified, Rejection> {
         let result = self.check_state_inner(now, intersection, bytes, maps);
-        match &result {
-            Ok(v) => {
+        self.counters.signature_verifications += self.verifications.take();
+        match result {
+            Ok((v, signature)) => {
                 self.windows.entry(v.signer).or_default().record(v.header.seq);
+                let recent = self.recent.entry(v.signer).or_default();
+                if recent.len() == RECENT_SIGNATURES {
+                    recent.pop_front();
+                }
+                recent.push_back(signature);
                 self.counters.accepted += 1;
+                Ok(v)
             }
-            Err(r) => *self.counters.rejected.entry(r.reason()).or_insert(0) += 1,
+            Err(r) => {
+                *self.counters.rejected.entry(r.reason()).or_insert(0) += 1;
+                Err(r)
+            }
         }
-        result
     }
 
     fn check_state_inner(
@@ -373,22 +420,37 @@ impl StateGuard {
         intersection: &IntersectionId,
         bytes: &[u8],
         maps: &dyn MapVersions,
-    ) -> Result<Verified, Rejection> {
-        // 0-1: envelope, signature.
-        let (_, key_id, cert) =
-            authenticate(&self.trust, bytes, self.config.limits, &[PayloadKind::IntersectionState])?;
-        // Authenticated from here: decode the payload (strict, validated).
-        let (header, state) = decode::<IntersectionState>(bytes, self.config.limits)?;
-        // 2: certified for that intersection.
+    ) -> Result<(Verified, [u8; SIGNATURE_LEN]), Rejection> {
+        // 0-1c: envelope, key, signature encoding.
+        let pre = pre_authenticate(&self.trust, bytes, self.config.limits, &[PayloadKind::IntersectionState])?;
+        let (key_id, cert) = (pre.key_id, pre.cert);
         let not_certified = |why| Rejection::NotCertified { key_id, why };
+        // 1e: the key may speak for this intersection at all (depends on the key id only).
         if cert.role != Role::Rsu {
             return Err(not_certified("role is not rsu"));
         }
-        if cert.subject != header.sender {
-            return Err(not_certified("sender is not the certificate subject"));
-        }
         if !cert.covers(intersection) {
             return Err(not_certified("intersection not in certificate"));
+        }
+        // 1f: a seq the window has consumed can never be accepted again, signed or not.
+        if let Some(window) = self.windows.get(&key_id) {
+            if !window.would_accept(pre.envelope.header.seq) {
+                return Err(Rejection::Replay { key_id, seq: pre.envelope.header.seq });
+            }
+        }
+        // 1g: an accepted message's signature on different bytes (a tampered copy).
+        if self.recent.get(&key_id).is_some_and(|r| r.contains(&pre.signature_bytes)) {
+            return Err(Rejection::BadSignature(key_id));
+        }
+        // 1d: ECDSA.
+        let signature_bytes = pre.signature_bytes;
+        self.verifications.set(self.verifications.get() + 1);
+        verify(&pre)?;
+        // Authenticated from here: decode the payload (strict, validated).
+        let (header, state) = decode::<IntersectionState>(bytes, self.config.limits)?;
+        // 2: what the authenticated message says matches the certificate.
+        if cert.subject != header.sender {
+            return Err(not_certified("sender is not the certificate subject"));
         }
         if state.intersection != *intersection {
             return Err(not_certified("payload names another intersection"));
@@ -407,7 +469,7 @@ impl StateGuard {
         if !maps.is_known(&state.map_version) {
             return Err(Rejection::UnknownMap(state.map_version));
         }
-        Ok(Verified { header, state, signer: key_id, signer_serial: cert.serial })
+        Ok((Verified { header, state, signer: key_id, signer_serial: cert.serial }, signature_bytes))
     }
 
     /// Checks a cloud message (map, rules, catalog): envelope, signature, a cloud certificate
@@ -417,7 +479,8 @@ impl StateGuard {
     pub fn check_cloud<'a>(&mut self, now: Timestamp, bytes: &'a [u8]) -> Result<VerifiedCloud<'a>, Rejection> {
         let result = (|| {
             let kinds = [PayloadKind::Map, PayloadKind::Rules, PayloadKind::Catalog];
-            let (envelope, key_id, cert) = authenticate(&self.trust, bytes, self.config.limits, &kinds)?;
+            let (envelope, key_id, cert) =
+                authenticate(&self.trust, bytes, self.config.limits, &kinds, &self.verifications)?;
             if cert.role != Role::Cloud {
                 return Err(Rejection::NotCertified { key_id, why: "role is not cloud" });
             }
@@ -427,6 +490,7 @@ impl StateGuard {
             check_certificate(cert, self.trust.revocation_list(), now)?;
             Ok(VerifiedCloud { envelope, signer: key_id })
         })();
+        self.counters.signature_verifications += self.verifications.take();
         match &result {
             Ok(_) => self.counters.accepted += 1,
             Err(r) => *self.counters.rejected.entry(r.reason()).or_insert(0) += 1,
@@ -435,24 +499,59 @@ impl StateGuard {
     }
 }
 
-/// Steps 0-1: decode the envelope, find the certificate by key id, parse then verify the
-/// signature. Only the last step does elliptic-curve arithmetic.
+/// A message that passed steps 0-1c: decoded envelope, known key, well-formed signature.
+struct PreAuthenticated<'a, 't> {
+    envelope: Envelope<'a>,
+    key_id: KeyId,
+    cert: &'t Certificate,
+    signature: ParsedSignature,
+    signature_bytes: [u8; SIGNATURE_LEN],
+}
+
+/// Steps 0-1c: decode the envelope, find the certificate by key id, parse the signature. No
+/// elliptic-curve arithmetic.
+fn pre_authenticate<'a, 't>(
+    trust: &'t TrustStore,
+    bytes: &'a [u8],
+    limits: Limits,
+    kinds: &[PayloadKind],
+) -> Result<PreAuthenticated<'a, 't>, Rejection> {
+    let envelope = decode_envelope(bytes, limits)?;
+    if !kinds.contains(&envelope.header.kind) {
+        return Err(Rejection::WrongKind(envelope.header.kind));
+    }
+    let trailer = envelope.signature.ok_or(Rejection::Unsigned)?;
+    let key_id = KeyId(trailer.key_id);
+    let cert = trust.certificate(&key_id).ok_or(Rejection::UnknownKey(key_id))?;
+    let signature = parse_signature(trailer.signature).map_err(Rejection::SignatureEncoding)?;
+    // parse_signature accepted it, so it is exactly SIGNATURE_LEN bytes
+    let signature_bytes: [u8; SIGNATURE_LEN] = trailer
+        .signature
+        .try_into()
+        .map_err(|_| Rejection::SignatureEncoding(KeyError::SignatureLength(trailer.signature.len())))?;
+    Ok(PreAuthenticated { envelope, key_id, cert, signature, signature_bytes })
+}
+
+/// Step 1d: the ECDSA verification.
+fn verify(pre: &PreAuthenticated<'_, '_>) -> Result<(), Rejection> {
+    pre.cert
+        .public_key
+        .verify_parsed(pre.envelope.signed_bytes, &pre.signature)
+        .map_err(|_| Rejection::BadSignature(pre.key_id))
+}
+
+/// Steps 0-1d.
 fn authenticate<'a, 't>(
     trust: &'t TrustStore,
     bytes: &'a [u8],
     limits: Limits,
     kinds: &[PayloadKind],
+    verifications: &std::cell::Cell<u64>,
 ) -> Result<(Envelope<'a>, KeyId, &'t Certificate), Rejection> {
-    let env = decode_envelope(bytes, limits)?;
-    if !kinds.contains(&env.header.kind) {
-        return Err(Rejection::WrongKind(env.header.kind));
-    }
-    let trailer = env.signature.ok_or(Rejection::Unsigned)?;
-    let key_id = KeyId(trailer.key_id);
-    let cert = trust.certificate(&key_id).ok_or(Rejection::UnknownKey(key_id))?;
-    let sig = parse_signature(trailer.signature).map_err(Rejection::SignatureEncoding)?;
-    cert.public_key.verify_parsed(env.signed_bytes, &sig).map_err(|_| Rejection::BadSignature(key_id))?;
-    Ok((env, key_id, cert))
+    let pre = pre_authenticate(trust, bytes, limits, kinds)?;
+    verifications.set(verifications.get() + 1);
+    verify(&pre)?;
+    Ok((pre.envelope, pre.key_id, pre.cert))
 }
 
 fn check_freshness(config: &GuardConfig, now: Timestamp, capture: Timestamp) -> Result<(), Rejection> {

@@ -418,3 +418,45 @@ proptest::proptest! {
         proptest::prop_assert!(check(&mut w, T0, "ix-a", &msg).is_ok());
     }
 }
+
+/// `forged` carrying `genuine`'s key id and signature (a copy-and-tamper forgery).
+fn with_trailer_of(mut forged: Vec<u8>, genuine: &[u8]) -> Vec<u8> {
+    let (n, g) = (forged.len(), genuine.len());
+    forged[n - SIGNATURE_LEN - 10..].copy_from_slice(&genuine[g - SIGNATURE_LEN - 10..]);
+    forged
+}
+
+#[test]
+fn floods_made_without_the_key_cost_no_signature_verification() {
+    let mut w = world();
+    let genuine = state_msg(&w.rsu_a, "rsu-a", "ix-a", 5, T0);
+    assert_eq!(check(&mut w, T0, "ix-a", &genuine).unwrap(), 5);
+    assert_eq!(w.guard.counters().signature_verifications, 1);
+    let attacker = SigningKey::generate(&mut w.rng);
+    for i in 0..100u64 {
+        // an exact duplicate, and copies with one payload byte changed: seq 5 is consumed
+        assert_eq!(reason(check(&mut w, T0, "ix-a", &genuine)), "replay");
+        let mut tampered = genuine.clone();
+        let at = tampered.len() - SIGNATURE_LEN - 20 - (i as usize % 50);
+        tampered[at] ^= 0x01;
+        assert_eq!(reason(check(&mut w, T0, "ix-a", &tampered)), "replay");
+        // a new message with a fresh seq under rsu-a's key id and genuine signature
+        let fresh = with_trailer_of(state_msg(&attacker, "rsu-a", "ix-a", 6 + i, T0), &genuine);
+        assert_eq!(reason(check(&mut w, T0, "ix-a", &fresh)), "bad_signature");
+        // the genuine message replayed onto an intersection rsu-a is not certified for
+        assert_eq!(reason(check(&mut w, T0, "ix-b", &genuine)), "not_certified");
+    }
+    let c = w.guard.counters();
+    assert_eq!(c.signature_verifications, 1, "no ECDSA work for 400 forgeries");
+    assert_eq!((c.rejected("replay"), c.rejected("bad_signature"), c.rejected("not_certified")), (200, 100, 100));
+    // a forgery with a fresh signature does cost one verification, and is refused
+    let mut forged = state_msg(&attacker, "rsu-a", "ix-a", 7, T0);
+    let at = forged.len() - SIGNATURE_LEN - 10;
+    forged[at..at + 8].copy_from_slice(&w.rsu_a.key_id().0);
+    assert_eq!(reason(check(&mut w, T0, "ix-a", &forged)), "bad_signature");
+    assert_eq!(w.guard.counters().signature_verifications, 2);
+    // and the genuine stream goes on: the pre-checks changed no state
+    let next = state_msg(&w.rsu_a, "rsu-a", "ix-a", 6, T0);
+    assert_eq!(check(&mut w, T0, "ix-a", &next).unwrap(), 6);
+    assert_eq!(w.guard.replay_window(&w.rsu_a.key_id()).unwrap().highest(), Some(6));
+}

@@ -1,0 +1,207 @@
+//! Transport hardening over real zenoh on loopback: a router with mutual TLS and the
+//! access-control list of `corridor_wire::presets::access_control`, and clients holding
+//! certificates from `cloud_control::pki` (the code behind `cloud-control tls`). Checks that an
+//! RSU's state reaches a vehicle, a vehicle's put on the same key is dropped at the router, only
+//! the cloud's queryable answers map queries, the cloud (not an RSU) may publish the catalog,
+//! and that a client without a certificate, with a certificate of another CA, or over plain
+//! TCP cannot connect at all. Also runs `cloud-control tls` and `router --tls` as an operator would.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cloud_control::pki;
+use corridor_wire::presets::{self, AclIdentities, TlsFiles};
+use zenoh::Wait;
+
+const STATE: &str = "corridor/demo/ix/ix-a/state";
+const MAP: &str = "corridor/demo/map/ix-a";
+const CATALOG: &str = "corridor/demo/catalog";
+
+fn now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+}
+
+/// A CA and identities router-1 (reachable as localhost), rsu-a, cloud, veh-1, veh-2.
+struct Pki {
+    _dir: tempfile::TempDir,
+    root: std::path::PathBuf,
+    ca: pki::PemPair,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = pki::generate_ca("test-ca", now(), 10).unwrap();
+        let root = dir.path().to_owned();
+        Pki { _dir: dir, root, ca }
+    }
+
+    fn identity(&self, cn: &str) -> TlsFiles {
+        let sans: Vec<String> = if cn.starts_with("router") { vec!["localhost".into()] } else { vec![] };
+        let node = pki::issue(&self.ca, cn, &sans, now(), 10).unwrap();
+        pki::write_identity(&self.root.join(cn), cn, &node, &self.ca.cert).unwrap()
+    }
+}
+
+async fn router(pki: &Pki, port: u16) -> zenoh::Session {
+    let config = presets::router(&[presets::loopback_tls(port)], &[]).unwrap();
+    let config = presets::secure(config, &pki.identity("router-1")).unwrap();
+    let ids = AclIdentities { rsus: vec!["rsu-a".into()], clouds: vec!["cloud".into()], routers: vec![] };
+    let config = presets::access_control(config, &ids).unwrap();
+    zenoh::open(config).await.unwrap()
+}
+
+async fn client(files: &TlsFiles, port: u16) -> zenoh::Result<zenoh::Session> {
+    let config = presets::secure(presets::client(&[presets::loopback_tls(port)]).unwrap(), files).unwrap();
+    zenoh::open(config).await
+}
+
+type Got = Arc<Mutex<Vec<String>>>;
+
+async fn recorder(session: &zenoh::Session, key: &str) -> (zenoh::pubsub::Subscriber<()>, Got) {
+    let got: Got = Arc::default();
+    let g = got.clone();
+    let sub = session
+        .declare_subscriber(key)
+        .callback(move |s| g.lock().unwrap().push(String::from_utf8_lossy(&s.payload().to_bytes()).into_owned()))
+        .await
+        .unwrap();
+    (sub, got)
+}
+
+/// Waits (up to 5 s) until `got` holds `want`.
+async fn arrives(got: &Got, want: &str) -> bool {
+    for _ in 0..100 {
+        if got.lock().unwrap().iter().any(|s| s == want) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+async fn replies(session: &zenoh::Session, selector: &str) -> Vec<String> {
+    let rx = session.get(selector).timeout(Duration::from_secs(2)).await.unwrap();
+    let mut out = vec![];
+    while let Ok(reply) = rx.recv_async().await {
+        if let Ok(sample) = reply.result() {
+            out.push(String::from_utf8_lossy(&sample.payload().to_bytes()).into_owned());
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_rsus_publish_state_only_the_cloud_serves_and_vehicles_read() {
+    let pki = Pki::new();
+    let port = presets::free_loopback_port().unwrap();
+    let _router = router(&pki, port).await;
+    let rsu = client(&pki.identity("rsu-a"), port).await.unwrap();
+    let cloud = client(&pki.identity("cloud"), port).await.unwrap();
+    let veh = client(&pki.identity("veh-1"), port).await.unwrap();
+    let rogue = client(&pki.identity("veh-2"), port).await.unwrap();
+
+    // a vehicle subscribes to the state key and the catalog
+    let (_s1, states) = recorder(&veh, STATE).await;
+    let (_s2, catalogs) = recorder(&veh, CATALOG).await;
+    // the cloud serves the map; a rogue vehicle tries to serve it too
+    let _q1 = cloud.declare_queryable(MAP).callback(|q| q.reply(MAP, "map-from-cloud").wait().unwrap()).await.unwrap();
+    let _q2 = rogue.declare_queryable(MAP).callback(|q| q.reply(MAP, "map-from-rogue").wait().unwrap()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // the rogue vehicle's puts come first, then the RSU's and the cloud's
+    rogue.put(STATE, "forged-by-vehicle").await.unwrap();
+    rsu.put(CATALOG, "catalog-by-rsu").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    rsu.put(STATE, "state-from-rsu").await.unwrap();
+    cloud.put(CATALOG, "catalog-from-cloud").await.unwrap();
+    assert!(arrives(&states, "state-from-rsu").await, "the RSU's state reached the vehicle");
+    assert!(arrives(&catalogs, "catalog-from-cloud").await, "the cloud's catalog reached the vehicle");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(*states.lock().unwrap(), vec!["state-from-rsu".to_owned()], "the vehicle's put was denied");
+    assert_eq!(*catalogs.lock().unwrap(), vec!["catalog-from-cloud".to_owned()], "the RSU's catalog put was denied");
+
+    // vehicles and RSUs may query; only the cloud's queryable answers
+    assert_eq!(replies(&veh, MAP).await, vec!["map-from-cloud".to_owned()]);
+    assert_eq!(replies(&rsu, MAP).await, vec!["map-from-cloud".to_owned()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_without_a_valid_certificate_cannot_connect() {
+    let pki = Pki::new();
+    let port = presets::free_loopback_port().unwrap();
+    let _router = router(&pki, port).await;
+    let veh = pki.identity("veh-1");
+    // the certified vehicle connects
+    client(&veh, port).await.unwrap().close().await.unwrap();
+
+    // no client certificate: trusts the router's CA but presents nothing
+    let mut config = presets::client(&[presets::loopback_tls(port)]).unwrap();
+    config
+        .insert_json5("transport/link/tls/root_ca_certificate", &format!("{:?}", veh.ca.display().to_string()))
+        .unwrap();
+    assert!(zenoh::open(config).await.is_err(), "a client without a certificate was admitted");
+
+    // a certificate from another CA
+    let other = Pki::new();
+    let mut stranger = other.identity("veh-1");
+    stranger.ca = veh.ca.clone(); // it trusts the real router, but its own certificate is foreign
+    assert!(client(&stranger, port).await.is_err(), "a certificate of another CA was admitted");
+
+    // plain TCP to the TLS port
+    let plain = presets::client(&[presets::loopback_tcp(port)]).unwrap();
+    assert!(zenoh::open(plain).await.is_err(), "a plain TCP client was admitted");
+
+    // the secure preset refuses non-TLS endpoints up front
+    let e = presets::secure(presets::client(&[presets::loopback_tcp(port)]).unwrap(), &veh).unwrap_err();
+    assert_eq!(e.key, "connect/endpoints");
+}
+
+fn run(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cloud-control")).args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_operator_commands_make_a_ca_certificates_and_a_router_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |p: &str| dir.path().join(p).display().to_string();
+    let out = run(&["tls", "init-ca", "--out", &d("ca")]);
+    assert!(out.contains("\"ca\":\"corridor-transport-ca\""), "{out}");
+    run(&["tls", "issue", "--ca", &d("ca"), "--cn", "router-1", "--san", "localhost", "--out", &d("router-1")]);
+    let out = run(&["tls", "issue", "--ca", &d("ca"), "--cn", "rsu-a", "--out", &d("rsu-a")]);
+    assert!(out.contains("\"cn\":\"rsu-a\""), "{out}");
+    for f in ["router-1/router-1.pem", "router-1/router-1.key", "router-1/ca.pem", "rsu-a/rsu-a.key"] {
+        assert!(Path::new(&d(f)).is_file(), "{f}");
+    }
+    let config = run(&[
+        "router",
+        "--listen",
+        "tls/localhost:7447",
+        "--tls",
+        &d("router-1"),
+        "--cn",
+        "router-1",
+        "--rsu",
+        "rsu-a",
+        "--cloud",
+        "cloud",
+        "--print-config",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&config).unwrap();
+    assert_eq!(v["transport"]["link"]["tls"]["enable_mtls"], true);
+    assert_eq!(v["access_control"]["enabled"], true);
+    assert_eq!(v["access_control"]["default_permission"], "deny");
+    let subjects = v["access_control"]["subjects"].to_string();
+    assert!(subjects.contains("rsu-a") && subjects.contains("cloud"), "{subjects}");
+    // a second init-ca in the same directory is refused (the CA key is never overwritten)
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cloud-control"))
+        .args(["tls", "init-ca", "--out", &d("ca")])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to overwrite"));
+}
