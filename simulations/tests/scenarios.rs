@@ -37,9 +37,11 @@ fn assert_acceptance(report: &serde_json::Value) {
     assert!(gt_ids >= 15, "too little traffic to judge: {s}");
     assert!(mota >= 0.90, "MOTA {mota}: {s}");
     assert!(idf1 >= 0.90, "IDF1 {idf1}: {s}");
-    // the target is <= 1 per 100 ground-truth tracks; what holds today (BENCHMARKS.md:
-    // 7 per ~90 on dense-4arm and bus-occlusion over 90 s) is guarded here at <= 1 per 10
-    assert!(idsw * 10 <= gt_ids.max(10), "{idsw} ID switches for {gt_ids} ground-truth tracks: {s}");
+    // the target is <= 1 per 100 ground-truth tracks; what holds today over the full
+    // 90/60 s runs (docs/scenarios.md, "ID switches": 7/95, 4/81, 0/49, 0/67) and over these
+    // windows (dense-4arm 2/46 in 20 s: a walker passing through a standing pedestrian) is
+    // guarded here at <= 1 per 12
+    assert!(idsw * 12 <= gt_ids.max(12), "{idsw} ID switches for {gt_ids} ground-truth tracks: {s}");
 }
 
 #[test]

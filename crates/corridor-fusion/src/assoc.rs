@@ -255,6 +255,106 @@ pub fn assign(
     out
 }
 
+/// Reusable buffers of [`ambiguous_matches`].
+#[derive(Debug, Default, Clone)]
+pub struct AmbiguityScratch {
+    /// Eligible candidates per detection.
+    count: Vec<u32>,
+    /// The match index of each detection (`u32::MAX`: unmatched).
+    match_of_det: Vec<u32>,
+    /// The matched detection of each track (`u32::MAX`: unmatched).
+    det_of_track: Vec<u32>,
+    /// Eligible pairs of detections with two or more eligible candidates, by (track, det).
+    multi: Vec<Candidate>,
+}
+
+/// Flags the matches whose assignment is ambiguous: another eligible track explains the
+/// detection almost as well.
+///
+/// For a matched pair `(a, d)` and another eligible track `b` gated to `d`:
+/// - `b` matched to `e`: the swap `(a, e), (b, d)` costs less than `margin` more than the chosen
+///   `(a, d), (b, e)` (both matches are flagged);
+/// - `b` unmatched: `cost(b, d) - cost(a, d) < margin` (the match of `d` is flagged).
+///
+/// This is the "ambiguous measurement" of GNN trackers (Blackman & Popoli 1999, sec. 6.4.3):
+/// when two tracks compete for one measurement with nearly equal likelihood, a hard assignment
+/// is a coin toss, and a wrong one pulls each track toward the other object; two crossing
+/// pedestrians then swap identities. Returning a flag (not a choice) lets the caller leave both
+/// tracks predicted on their own velocities until the measurements separate again. `matches`
+/// must be one-to-one; `eligible(track)` says which tracks take part (the published ones).
+/// Returns one flag per match, in `matches` order.
+pub fn ambiguous_matches(
+    n_tracks: usize,
+    n_dets: usize,
+    pairs: &[Candidate],
+    matches: &[(u32, u32)],
+    eligible: impl Fn(u32) -> bool,
+    margin: f64,
+    s: &mut AmbiguityScratch,
+) -> Vec<bool> {
+    let mut flags = vec![false; matches.len()];
+    if margin <= 0.0 || matches.is_empty() {
+        return flags;
+    }
+    s.count.clear();
+    s.count.resize(n_dets, 0);
+    for p in pairs {
+        if (p.det as usize) < n_dets && (p.track as usize) < n_tracks && eligible(p.track) {
+            s.count[p.det as usize] += 1;
+        }
+    }
+    s.multi.clear();
+    s.multi.extend(pairs.iter().filter(|p| {
+        (p.det as usize) < n_dets
+            && (p.track as usize) < n_tracks
+            && s.count[p.det as usize] >= 2
+            && eligible(p.track)
+            && p.cost.is_finite()
+    }));
+    if s.multi.is_empty() {
+        return flags;
+    }
+    s.multi.sort_unstable_by_key(|p| (p.track, p.det));
+    let multi = &s.multi;
+    let cost = |t: u32, d: u32| -> Option<f64> {
+        multi.binary_search_by_key(&(t, d), |p| (p.track, p.det)).ok().map(|i| multi[i].cost)
+    };
+    s.match_of_det.clear();
+    s.match_of_det.resize(n_dets, u32::MAX);
+    s.det_of_track.clear();
+    s.det_of_track.resize(n_tracks, u32::MAX);
+    for (k, &(t, d)) in matches.iter().enumerate() {
+        if (t as usize) < n_tracks && (d as usize) < n_dets {
+            s.match_of_det[d as usize] = k as u32;
+            s.det_of_track[t as usize] = d;
+        }
+    }
+    for p in multi {
+        let (b, d) = (p.track, p.det);
+        let k = s.match_of_det[d as usize];
+        if k == u32::MAX {
+            continue;
+        }
+        let a = matches[k as usize].0;
+        if a == b {
+            continue;
+        }
+        let Some(c_ad) = cost(a, d) else { continue };
+        let e = s.det_of_track[b as usize];
+        if e == u32::MAX {
+            if p.cost - c_ad < margin {
+                flags[k as usize] = true;
+            }
+        } else if let (Some(c_ae), Some(c_be)) = (cost(a, e), cost(b, e)) {
+            if c_ae + p.cost - c_ad - c_be < margin {
+                flags[k as usize] = true;
+                flags[s.match_of_det[e as usize] as usize] = true;
+            }
+        }
+    }
+    flags
+}
+
 /// Clusters with more gated pairs than this are assigned greedily (cheapest pair first).
 pub const MAX_EXACT_CLUSTER_PAIRS: usize = 2_000;
 
@@ -339,6 +439,28 @@ mod tests {
 
     fn c(track: u32, det: u32, cost: f64) -> Candidate {
         Candidate { track, det, cost }
+    }
+
+    #[test]
+    fn near_ties_are_ambiguous_clear_choices_are_not() {
+        let mut s = AmbiguityScratch::default();
+        let all = |_| true;
+        // two tracks, two detections; the swap costs only 1 more: both matches ambiguous
+        let pairs = [c(0, 0, 1.0), c(0, 1, 2.0), c(1, 0, 2.0), c(1, 1, 2.0)];
+        let m = [(0, 0), (1, 1)];
+        assert_eq!(ambiguous_matches(2, 2, &pairs, &m, all, 3.0, &mut s), vec![true, true]);
+        // the swap costs 9 more: clear
+        let pairs = [c(0, 0, 1.0), c(0, 1, 6.0), c(1, 0, 6.0), c(1, 1, 2.0)];
+        assert_eq!(ambiguous_matches(2, 2, &pairs, &m, all, 3.0, &mut s), vec![false, false]);
+        // the rival track missed: its cost against the detection decides
+        let pairs = [c(0, 0, 1.0), c(1, 0, 2.5)];
+        assert_eq!(ambiguous_matches(2, 1, &pairs, &[(0, 0)], all, 3.0, &mut s), vec![true]);
+        let pairs = [c(0, 0, 1.0), c(1, 0, 9.0)];
+        assert_eq!(ambiguous_matches(2, 1, &pairs, &[(0, 0)], all, 3.0, &mut s), vec![false]);
+        // a rival that does not take part (a tentative track), or margin 0: never ambiguous
+        let pairs = [c(0, 0, 1.0), c(1, 0, 1.5)];
+        assert_eq!(ambiguous_matches(2, 1, &pairs, &[(0, 0)], |t| t == 0, 3.0, &mut s), vec![false]);
+        assert_eq!(ambiguous_matches(2, 1, &pairs, &[(0, 0)], all, 0.0, &mut s), vec![false]);
     }
 
     #[test]

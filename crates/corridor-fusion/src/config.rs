@@ -151,6 +151,13 @@ pub struct FusionConfig {
     pub gate_d2: f64,
     /// Cost added for a class mismatch at full confidence (default 4.0; 0 disables).
     pub class_mismatch_cost: f64,
+    /// A published track's assigned detection is *ambiguous* when another published track
+    /// explains it within this margin of assignment cost (squared Mahalanobis units): the
+    /// swapped assignment costs less than this much more, or the rival track (unassigned)
+    /// gates it at most this much worse. Ambiguous detections update no track and count as no
+    /// miss, so two pedestrians passing within a metre coast through on their own velocities
+    /// instead of trading identities (default 3.0; 0 disables). See `assoc::ambiguous_matches`.
+    pub ambiguity_margin_d2: f64,
     /// Weight of a camera's class vote relative to lidar's (default camera 1.0, lidar 0.4,
     /// radar 0.2).
     pub class_weight: [f64; 3],
@@ -246,6 +253,7 @@ impl Default for FusionConfig {
             heading_from_velocity_min_mps: 1.0,
             gate_d2: 13.8,
             class_mismatch_cost: 4.0,
+            ambiguity_margin_d2: 3.0,
             class_weight: [0.4, 1.0, 0.2],
             confirm_m: 3,
             confirm_single_sensor_m: 5,
@@ -323,7 +331,8 @@ impl FusionConfig {
                 return err(field, &v, "must be finite and > 0");
             }
         }
-        let non_negative: [(&'static str, f64); 7] = [
+        let non_negative: [(&'static str, f64); 8] = [
+            ("ambiguity_margin_d2", self.ambiguity_margin_d2),
             ("retrodiction_window_s", self.retrodiction_window_s),
             ("clock_offset_drift_sigma_s", self.clock_offset_drift_sigma_s),
             ("imm_switch_rate_hz", self.imm_switch_rate_hz),

@@ -8,7 +8,7 @@ use corridor_model::{DetectionFrame, SensorId, Timestamp, TrackId, TrackedObject
 use nalgebra::{Matrix2, Matrix4, Vector2, Vector3};
 
 use crate::align::ClockOffsetEstimator;
-use crate::assoc::{assign, class_mismatch, AssignScratch, Candidate, Grid};
+use crate::assoc::{ambiguous_matches, assign, class_mismatch, AmbiguityScratch, AssignScratch, Candidate, Grid};
 use crate::calibration::{to_enu, Measurement, SensorPose};
 use crate::config::{kind_index, FusionConfig, LatePolicy, SensorSpec};
 use crate::filter::{max_eigen_2x2, predict, MotionModel};
@@ -155,6 +155,11 @@ struct Scratch {
     /// Published tracks that can hide others: (id, position, half length, footprint area).
     occluders: Vec<(TrackId, Vector2<f64>, f64, f64)>,
     assign: AssignScratch,
+    ambiguity: AmbiguityScratch,
+    /// Published tracks whose detection in this frame was ambiguous (not updated, no miss).
+    ambiguous_track: Vec<bool>,
+    /// Detections left unused because ambiguous (no birth from them).
+    ambiguous_det: Vec<u32>,
 }
 
 /// Multi-sensor fusion and tracking for one intersection. See the crate doc for the pipeline.
@@ -582,9 +587,43 @@ impl Fusion {
             matches.extend(assign(tracks.len(), meas.len(), &sc.stage, cfg.gate_d2, &mut sc.assign));
         }
 
+        // 2b. ambiguity: a detection that another published track explains almost as well as
+        // the one it was assigned to updates neither (the tracks coast through on their own
+        // velocities until the detections separate again) and is no miss for either
+        sc.ambiguous_track.clear();
+        sc.ambiguous_track.resize(self.tracks.len(), false);
+        sc.ambiguous_det.clear();
+        if cfg.ambiguity_margin_d2 > 0.0 && !matches.is_empty() {
+            let flags = ambiguous_matches(
+                tracks.len(),
+                meas.len(),
+                &sc.pairs,
+                &matches,
+                |t| tracks[t as usize].status != TrackStatus::Tentative,
+                cfg.ambiguity_margin_d2,
+                &mut sc.ambiguity,
+            );
+            if flags.iter().any(|f| *f) {
+                let mut flag = flags.iter();
+                let (amb_track, amb_det) = (&mut sc.ambiguous_track, &mut sc.ambiguous_det);
+                matches.retain(|&(ti, di)| {
+                    let ambiguous = flag.next().copied().unwrap_or(false);
+                    if ambiguous {
+                        amb_track[ti as usize] = true;
+                        amb_det.push(di);
+                    }
+                    !ambiguous
+                });
+                self.stats.ambiguous_detections += sc.ambiguous_det.len() as u64;
+            }
+        }
+
         // 3. updates, misses
         sc.matched_det.clear();
         sc.matched_det.resize(meas.len(), false);
+        for &di in &sc.ambiguous_det {
+            sc.matched_det[di as usize] = true;
+        }
         sc.matched_track.clear();
         sc.matched_track.resize(self.tracks.len(), false);
         let pd = cfg.detection_probability[kind_index(kind)].clamp(0.01, 0.999);
@@ -670,7 +709,7 @@ impl Fusion {
             }
         }
         for (ti, tr) in self.tracks.iter_mut().enumerate() {
-            if sc.matched_track[ti] || !tr.sensors.contains(si) {
+            if sc.matched_track[ti] || sc.ambiguous_track[ti] || !tr.sensors.contains(si) {
                 continue;
             }
             let p = tr.position_guess(t);
@@ -766,8 +805,10 @@ impl Fusion {
     }
 
     /// Finds pairs of published tracks gated to the same detection of the current frame that
-    /// are statistically the same (position and velocity within `duplicate_d2` on `P1 + P2`),
-    /// and counts frames on the younger one.
+    /// are statistically the same (position and velocity within `duplicate_d2` on `P1 + P2`)
+    /// and were not both updated (one detection for two tracks), and counts frames on the
+    /// younger one. Two pedestrians walking side by side, half a metre apart, agree in velocity
+    /// and nearly in position, but every lidar frame has a detection for each.
     fn mark_duplicates(&mut self) {
         let sc = &mut self.scratch;
         let tracks = &mut self.tracks;
@@ -798,7 +839,11 @@ impl Fusion {
             for a in i..j {
                 for b in a + 1..j {
                     let (ta, tb) = (sc.by_det[a].1 as usize, sc.by_det[b].1 as usize);
-                    if same_object(&tracks[ta], &tracks[tb], self.cfg.duplicate_d2) {
+                    // two objects side by side each get a detection of their own (both
+                    // tracks updated in this frame): only a pair that one detection explains
+                    // (at most one of them updated) is a duplicate
+                    let both_updated = sc.matched_track[ta] && sc.matched_track[tb];
+                    if !both_updated && same_object(&tracks[ta], &tracks[tb], self.cfg.duplicate_d2) {
                         // tracks are kept in id order: the larger index is the younger
                         sc.dup_flag[ta.max(tb)] = true;
                     }

@@ -84,4 +84,7 @@ pub struct FusionStats {
     pub greedy_clusters: u64,
     /// Frames waiting in the reorder buffer now.
     pub queued_frames: u64,
+    /// Detections not used because two published tracks explained them almost equally well
+    /// (ambiguous assignments, `FusionConfig::ambiguity_margin_d2`).
+    pub ambiguous_detections: u64,
 }

@@ -225,6 +225,42 @@ fn two_pedestrians_crossing_paths_keep_their_ids() {
     }
 }
 
+/// A pedestrian walking at `speed_mps` past one standing at the kerb, `lateral_m` apart (the
+/// pair behind the built-in scenarios' ID swaps): the ID switches at `seed`, and how many
+/// detections were left unused as ambiguous.
+fn walker_passing_stander_switches(cfg: &FusionConfig, lateral_m: f64, speed_mps: f64, seed: u64) -> (usize, u64) {
+    let targets = vec![
+        line(1, ObjectClass::Pedestrian, (-7.0, lateral_m), (speed_mps, 0.0), 0.0, 10.0),
+        line(2, ObjectClass::Pedestrian, (0.0, 0.0), (0.0, 0.0), 0.0, 10.0),
+    ];
+    let scene = Scene::new(targets, seed);
+    let frames = scene.frames(10.0);
+    let mut f = Fusion::new(cfg.clone(), scene.specs());
+    let outputs = run(&mut f, &frames, 10.0);
+    (score(&scene.targets, &outputs, 1.0, 0.5).id_switches, f.stats().ambiguous_detections)
+}
+
+#[test]
+fn a_pedestrian_walking_past_a_standing_one_keeps_its_id() {
+    let cfg = FusionConfig::default();
+    let plain = FusionConfig { ambiguity_margin_d2: 0.0, ..FusionConfig::default() };
+    let (mut total, mut total_plain, mut ambiguous) = (0, 0, 0);
+    for seed in 0..8 {
+        for (lateral_m, speed_mps) in [(0.1, 1.6), (0.3, 1.2), (0.5, 1.4)] {
+            let (n, amb) = walker_passing_stander_switches(&cfg, lateral_m, speed_mps, 7000 + seed);
+            total += n;
+            ambiguous += amb;
+            let (n, amb) = walker_passing_stander_switches(&plain, lateral_m, speed_mps, 7000 + seed);
+            total_plain += n;
+            assert_eq!(amb, 0, "margin 0 turns the ambiguity test off");
+        }
+    }
+    eprintln!("ID switches over 24 passings: {total} (without the ambiguity test: {total_plain}); {ambiguous} ambiguous detections left unused");
+    assert_eq!(total, 0, "ID switches over 24 passings (without the ambiguity test: {total_plain})");
+    // the passings are close enough for the ambiguity test to act, not on every frame
+    assert!(ambiguous > 0, "no detection was ambiguous");
+}
+
 #[test]
 fn a_car_turning_at_30_deg_per_s_is_kept_on_track() {
     let omega = 30f64.to_radians();
