@@ -489,7 +489,10 @@ impl StateGuard {
     pub fn check_cloud<'a>(&mut self, now: Timestamp, bytes: &'a [u8]) -> Result<VerifiedCloud<'a>, Rejection> {
         let result = (|| {
             let kinds = [PayloadKind::Map, PayloadKind::Rules, PayloadKind::Catalog];
-            let (envelope, key_id, cert) = authenticate(&self.trust, bytes, self.config.limits, &kinds)?;
+            // maps may be larger than the state limit: allow the largest bundle cloud-control serves
+            let cloud_max = corridor_wire::control::MAX_MAP_SOURCE + 64 * 1024;
+            let limits = Limits { max_message_bytes: self.config.limits.max_message_bytes.max(cloud_max) };
+            let (envelope, key_id, cert) = authenticate(&self.trust, bytes, limits, &kinds)?;
             if cert.role != Role::Cloud {
                 return Err(Rejection::NotCertified { key_id, why: "role is not cloud" });
             }
