@@ -43,6 +43,15 @@ enum Command {
     /// Operator key setup: region root, RSU/cloud certificates, revocation (docs/security.md).
     #[command(subcommand)]
     Keys(keys_cmd::KeysCommand),
+    /// Trust distribution: push a new trust bundle to the running cloud.
+    #[command(subcommand)]
+    Trust(TrustCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TrustCommand {
+    /// Serve and publish a new trust bundle (e.g. after `keys revoke` + `keys bundle`).
+    Push(admin_cmd::TrustPushArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -60,6 +69,7 @@ fn main() -> std::process::ExitCode {
         Command::Rollback(args) => admin_cmd::rollback(args),
         Command::Status(args) => admin_cmd::status(args),
         Command::Keys(cmd) => keys_cmd::run(cmd),
+        Command::Trust(TrustCommand::Push(args)) => admin_cmd::trust_push(args),
     };
     match result {
         Ok(code) => code,
