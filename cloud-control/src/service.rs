@@ -48,6 +48,10 @@ pub struct CloudConfig {
     /// The trust bundle served on `corridor/{region}/cloud/trust` (`None`: not served until
     /// one is pushed).
     pub trust_bundle: Option<Vec<u8>>,
+    /// The region root: with it, event uploads must be signed by an RSU certified for the
+    /// event's intersection (checked against the trust bundle; unsigned or forged uploads are
+    /// refused and counted in `corridor_cloud_events_refused_total{reason}`).
+    pub root: Option<corridor_security::VerifyingKey>,
 }
 
 /// The cloud's signing identity: its key and the root-signed certificate (role cloud).
@@ -116,7 +120,7 @@ impl CloudIdentity {
 impl CloudConfig {
     /// A config with no metrics listener.
     pub fn new(region: RegionId, data_dir: PathBuf) -> Self {
-        Self { region, data_dir, metrics: None, identity: None, trust_bundle: None }
+        Self { region, data_dir, metrics: None, identity: None, trust_bundle: None, root: None }
     }
 
     /// The database file.
@@ -163,6 +167,9 @@ struct Shared {
     identity: Option<CloudIdentity>,
     trust: Mutex<Option<Vec<u8>>>,
     trust_changed: tokio::sync::watch::Sender<u64>,
+    /// Verifies event uploads (with a root).
+    uploads: Option<Mutex<corridor_security::StateGuard>>,
+    uploads_refused: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -230,6 +237,12 @@ impl Shared {
         // only a well-formed bundle is served; its items are checked by every receiver
         let (certs, crl) = corridor_security::bundle::parse_bundle(&bundle)
             .map_err(|e| CloudError::Trust(format!("not a trust bundle: {e}")))?;
+        if let Some(g) = &self.uploads {
+            let mut g = g.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Err(e) = corridor_security::import_bundle(g.trust_mut(), &bundle) {
+                tracing::warn!(error = %e, "trust bundle not applied to upload checks");
+            }
+        }
         *self.trust.lock().unwrap_or_else(PoisonError::into_inner) = Some(bundle);
         self.trust_changed.send_modify(|n| *n += 1);
         tracing::info!(
@@ -279,6 +292,13 @@ impl CloudService {
             identity: config.identity.clone(),
             trust: Mutex::new(None),
             trust_changed,
+            uploads: config.root.map(|r| {
+                Mutex::new(corridor_security::StateGuard::new(
+                    corridor_security::TrustStore::new([r]),
+                    corridor_security::GuardConfig::default(),
+                ))
+            }),
+            uploads_refused: Default::default(),
         });
         if let Some(b) = config.trust_bundle.clone() {
             shared.push_trust(b)?;
@@ -403,6 +423,23 @@ impl CloudService {
                         continue;
                     }
                 };
+                // with a root: signed by an RSU certified for the event's intersection, not
+                // revoked (no freshness: the outbox may deliver hours late)
+                if let Some(g) = &s.uploads {
+                    let checked = g.lock().unwrap_or_else(PoisonError::into_inner).check_event(
+                        s.clock.now(),
+                        &event.intersection,
+                        &bytes,
+                        false,
+                    );
+                    if let Err(r) = checked {
+                        metrics::counter!("corridor_cloud_events_refused_total", "reason" => r.reason()).increment(1);
+                        s.uploads_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::warn!(%from, reason = r.reason(), "event upload refused");
+                        reply_err(&query, format!("event upload refused: {r}")).await;
+                        continue;
+                    }
+                }
                 // the ack goes out only after the commit returned
                 match s.store.insert_event(&event) {
                     Ok(new) => {
@@ -507,6 +544,11 @@ impl CloudService {
     /// (vehicles and RSUs import what their root signed; a revocation takes effect on arrival).
     pub fn push_trust(&self, bundle: Vec<u8>) -> Result<corridor_security::ImportReport, CloudError> {
         self.shared.push_trust(bundle)
+    }
+
+    /// Event uploads refused by the signature checks (with [`CloudConfig::root`]).
+    pub fn uploads_refused(&self) -> u64 {
+        self.shared.uploads_refused.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Every RSU seen, sorted by id.

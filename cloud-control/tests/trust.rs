@@ -95,3 +95,45 @@ async fn the_cloud_signs_its_replies_and_a_pushed_revocation_reaches_a_running_v
     cloud.stop();
     hub.close().await.unwrap();
 }
+
+/// With the region root, the cloud stores only event uploads signed by an RSU certified for
+/// the event's intersection; forged or unsigned ones are refused and counted, valid ones are
+/// stored (and acknowledged) as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_uploads_must_be_signed_by_a_certified_rsu() {
+    let ix = IntersectionId::new("ix-a").unwrap();
+    let now = SystemClock.now();
+    let pki = Pki::new(now.add_secs_f64(-86_400.0), now.add_secs_f64(86_400.0)).unwrap();
+    let port = presets::free_loopback_port().unwrap();
+    let endpoint = presets::loopback_tcp(port);
+    let hub = zenoh::open(presets::peer(std::slice::from_ref(&endpoint), &[]).unwrap()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = CloudConfig::new("demo".parse().unwrap(), dir.path().join("cloud"));
+    cfg.root = Some(*pki.root.verifying_key());
+    cfg.trust_bundle = Some(pki.bundle());
+    let cloud = CloudService::start(&hub, cfg, Arc::new(SystemClock)).await.unwrap();
+    let mv = corridor_model::MapVersion([1; 32]);
+    let upload = |bytes: Vec<u8>| {
+        let hub = hub.clone();
+        async move {
+            let replies = hub.get("corridor/demo/cloud/events/rsu-a").payload(bytes).await.unwrap();
+            replies.recv_async().await.unwrap().result().is_ok()
+        }
+    };
+    let (_, unsigned) = testkit::event("demo", &ix, 1, now, "A0top0_1", mv).unwrap();
+    assert!(!upload(unsigned.clone()).await, "unsigned upload refused");
+    let mut forged = Pki::sign(&pki.rsu_a, unsigned.clone()).unwrap();
+    let at = forged.len() - 80;
+    forged[at] ^= 1;
+    assert!(!upload(forged).await, "forged upload refused");
+    assert!(!upload(Pki::sign(&pki.rsu_b, unsigned.clone()).unwrap()).await, "rsu-b is not certified for ix-a");
+    assert_eq!(cloud.uploads_refused(), 3);
+    assert_eq!(cloud.store().event_count().unwrap(), 0);
+    // valid, even an hour late (outbox after an outage)
+    let (_, late) = testkit::event("demo", &ix, 2, now.add_secs_f64(-3600.0), "A0top0_1", mv).unwrap();
+    assert!(upload(Pki::sign(&pki.rsu_a, late).unwrap()).await);
+    assert!(upload(Pki::sign(&pki.rsu_a, unsigned).unwrap()).await);
+    assert_eq!(cloud.store().event_count().unwrap(), 2);
+    cloud.stop();
+    hub.close().await.unwrap();
+}

@@ -527,6 +527,7 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
             if let Some(p) = &pki {
                 cloud_cfg.identity = Some(p.cloud.clone());
                 cloud_cfg.trust_bundle = Some(p.bundle.clone());
+                cloud_cfg.root = Some(p.root);
             }
             let svc = cloud_control::CloudService::start(&hub, cloud_cfg, Arc::clone(&clock))
                 .await
@@ -858,6 +859,7 @@ const DEMO_FRESHNESS: Duration = Duration::from_millis(500);
 /// The region PKI of a signed run: made in memory, RSU keys written to the scratch dir (the RSU
 /// reads its `[security]` files like in the field).
 struct DemoPki {
+    root: corridor_security::VerifyingKey,
     cloud: cloud_control::CloudIdentity,
     rsus: Vec<roadside::security::SecuritySection>,
     bundle: Vec<u8>,
@@ -903,7 +905,14 @@ impl DemoPki {
         let bundle = corridor_security::export_bundle(&store);
         let config = corridor_security::GuardConfig { freshness: DEMO_FRESHNESS, ..Default::default() };
         let (verifier, _) = corridor_sdk::TrustVerifier::from_root_with(*root.verifying_key(), Some(&bundle), config)?;
-        Ok(DemoPki { cloud, rsus, bundle, certificates: intersections.len() + 1, verifier })
+        Ok(DemoPki {
+            root: *root.verifying_key(),
+            cloud,
+            rsus,
+            bundle,
+            certificates: intersections.len() + 1,
+            verifier,
+        })
     }
 }
 
