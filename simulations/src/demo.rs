@@ -174,10 +174,19 @@ impl DemoReport {
             );
         }
         match &self.trust {
-            Some(t) => println!(
-                "trust: signed=yes certificates={} freshness_ms={} verified={} rejected={} held_for_map={} cloud_rejected={}",
-                t.certificates, t.freshness_ms, t.verified, t.rejected, t.held, t.cloud_rejected
-            ),
+            Some(t) => {
+                let by: Vec<String> = t.reasons.iter().map(|(k, n)| format!("{k}:{n}")).collect();
+                println!(
+                    "trust: signed=yes certificates={} freshness_ms={} verified={} rejected={} held_for_map={} cloud_rejected={}{}",
+                    t.certificates,
+                    t.freshness_ms,
+                    t.verified,
+                    t.rejected,
+                    t.held,
+                    t.cloud_rejected,
+                    if by.is_empty() { String::new() } else { format!(" rejected_by={}", by.join(",")) }
+                )
+            }
             None if self.scenario.is_none() => println!("trust: signed=no (no cloud on the hand-built corridor)"),
             None => {}
         }
@@ -851,10 +860,12 @@ pub async fn run_system(spec: SystemSpec) -> anyhow::Result<DemoReport> {
     Ok(report)
 }
 
-/// The vehicles' freshness window in the signed demo: the simulated sensors alone add 20-90 ms
-/// of latency and the fusion waits for the slowest, so the SDK's own 0.5 s window is used
-/// rather than the guard's 200 ms default (printed on the `trust:` line).
-const DEMO_FRESHNESS: Duration = Duration::from_millis(500);
+/// The vehicles' freshness window in the signed demo (printed on the `trust:` line): the
+/// simulated sensors alone add 20-90 ms of latency, the fusion waits for the slowest, and the
+/// demo also runs in debug builds on loaded CI machines (p99 capture-to-vehicle 190-310 ms
+/// measured), so 1 s rather than the guard's 200 ms default. Queries still treat states older
+/// than the SDK's 0.5 s window as `Stale`.
+const DEMO_FRESHNESS: Duration = Duration::from_millis(1000);
 
 /// The region PKI of a signed run: made in memory, RSU keys written to the scratch dir (the RSU
 /// reads its `[security]` files like in the field).
