@@ -53,6 +53,10 @@ pub struct ServeArgs {
     /// A trust bundle to serve on corridor/{region}/cloud/trust (`keys bundle`).
     #[arg(long)]
     trust_bundle: Option<PathBuf>,
+    /// The region root public key (`root.pub`): event uploads must then be signed by a
+    /// certified RSU (checked against the trust bundle).
+    #[arg(long)]
+    root_pub: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +73,8 @@ struct FileConfig {
     cert: Option<PathBuf>,
     #[serde(default)]
     trust_bundle: Option<PathBuf>,
+    #[serde(default)]
+    root_pub: Option<PathBuf>,
     zenoh: ZenohFile,
 }
 
@@ -116,6 +122,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let signed = identity.as_ref().map(|i| i.subject().to_owned());
+    let root = match args.root_pub.or(file.root_pub) {
+        Some(p) => {
+            let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+            Some(
+                corridor_security::VerifyingKey::from_pem(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: not a root public key: {e}", p.display()))?,
+            )
+        }
+        None => None,
+    };
     let zcfg = match mode.as_str() {
         "peer" => corridor_wire::presets::peer(&listen, &connect)?,
         "client" => corridor_wire::presets::client(&connect)?,
@@ -139,6 +155,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         cfg.identity = identity;
         cfg.trust_bundle = trust_bundle;
+        cfg.root = root;
         let cloud = CloudService::start(&session, cfg, Arc::new(SystemClock)).await?;
         println!(
             "cloud-control serving region {region} (data {}, zenoh {mode} listen {listen:?} connect {connect:?}, signed {}, metrics {})",
