@@ -7,6 +7,7 @@
 //!     -> the new CatalogEntry (JSON)                      | error: the validator's diagnostics
 //! {"op":"rollback","intersection":"ix-a","to":"3f2a9c"}    -> the new CatalogEntry | error
 //! {"op":"status"}                                          -> [RsuStatus, ...]
+//! {"op":"trust_push","bundle_hex":"4352..."}               -> {"certificates":N,"revocation_list":bool}
 //! ```
 //! The map source travels hex-encoded so that gzip'ed nets survive JSON.
 
@@ -31,6 +32,11 @@ pub enum AdminRequest {
     },
     /// Every RSU the cloud has seen.
     Status,
+    /// Serve (and publish) a new trust bundle (`cloud-control keys bundle` output, hex).
+    TrustPush {
+        /// The bundle bytes, hex.
+        bundle_hex: String,
+    },
 }
 
 /// A map (and rules) to publish for one intersection.

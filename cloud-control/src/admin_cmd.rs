@@ -195,6 +195,25 @@ pub fn rollback(a: RollbackArgs) -> anyhow::Result<ExitCode> {
     Ok(finish(entry_reply(ask(&a.target, &AdminRequest::Rollback { intersection, to: a.to })?)))
 }
 
+/// `trust push` options.
+#[derive(Debug, Args)]
+pub struct TrustPushArgs {
+    /// The trust bundle file (`cloud-control keys bundle --out FILE`).
+    #[arg(long)]
+    bundle: PathBuf,
+    #[command(flatten)]
+    target: Target,
+}
+
+/// `trust push`: the running cloud serves and publishes the new bundle on
+/// `corridor/{region}/cloud/trust`; vehicles and RSUs apply it on arrival.
+pub fn trust_push(a: TrustPushArgs) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(&a.bundle).with_context(|| format!("reading {}", a.bundle.display()))?;
+    corridor_security::bundle::parse_bundle(&bytes)
+        .map_err(|e| anyhow!("{}: not a trust bundle: {e}", a.bundle.display()))?;
+    Ok(finish(ask(&a.target, &AdminRequest::TrustPush { bundle_hex: hex::encode(&bytes) })?))
+}
+
 /// `status`.
 pub fn status(a: StatusArgs) -> anyhow::Result<ExitCode> {
     let out = match ask(&a.target, &AdminRequest::Status)? {

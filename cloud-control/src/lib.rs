@@ -41,6 +41,6 @@ pub mod validate;
 
 pub use admin::{AdminRequest, PublishRequest};
 pub use health::{RsuRegistry, RsuStatus};
-pub use service::{CloudConfig, CloudError, CloudService};
+pub use service::{CloudConfig, CloudError, CloudIdentity, CloudService};
 pub use store::{Store, StoreError};
 pub use validate::{validate, ValidateError, Validated};

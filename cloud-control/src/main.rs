@@ -47,6 +47,15 @@ enum Command {
     /// Transport TLS: the CA and node certificates for zenoh's mutual TLS (docs/security.md).
     #[command(subcommand)]
     Tls(tls_cmd::TlsCommand),
+    /// Trust distribution: push a new trust bundle to the running cloud.
+    #[command(subcommand)]
+    Trust(TrustCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TrustCommand {
+    /// Serve and publish a new trust bundle (e.g. after `keys revoke` + `keys bundle`).
+    Push(admin_cmd::TrustPushArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -65,6 +74,7 @@ fn main() -> std::process::ExitCode {
         Command::Status(args) => admin_cmd::status(args),
         Command::Keys(cmd) => keys_cmd::run(cmd),
         Command::Tls(cmd) => tls_cmd::run(cmd),
+        Command::Trust(TrustCommand::Push(args)) => admin_cmd::trust_push(args),
     };
     match result {
         Ok(code) => code,

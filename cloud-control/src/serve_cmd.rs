@@ -44,6 +44,19 @@ pub struct ServeArgs {
     /// Prometheus metrics port on 127.0.0.1 (0: off).
     #[arg(long)]
     metrics_port: Option<u16>,
+    /// The cloud's signing key (PKCS#8 PEM, `keys certify --role cloud`): sign maps, rules, catalogs.
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+    /// The cloud's certificate (hex), with --key.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// A trust bundle to serve on corridor/{region}/cloud/trust (`keys bundle`).
+    #[arg(long)]
+    trust_bundle: Option<PathBuf>,
+    /// The region root public key (`root.pub`): event uploads must then be signed by a
+    /// certified RSU (checked against the trust bundle).
+    #[arg(long)]
+    root_pub: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +66,15 @@ struct FileConfig {
     data_dir: PathBuf,
     #[serde(default)]
     metrics_port: u16,
+    /// Signing key and certificate files (both or neither).
+    #[serde(default)]
+    key: Option<PathBuf>,
+    #[serde(default)]
+    cert: Option<PathBuf>,
+    #[serde(default)]
+    trust_bundle: Option<PathBuf>,
+    #[serde(default)]
+    root_pub: Option<PathBuf>,
     zenoh: ZenohFile,
 }
 
@@ -90,6 +112,26 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let listen = if args.listen.is_empty() { file.zenoh.listen } else { args.listen };
     let connect = if args.connect.is_empty() { file.zenoh.connect } else { args.connect };
     let metrics_port = args.metrics_port.unwrap_or(file.metrics_port);
+    let identity = match (args.key.or(file.key), args.cert.or(file.cert)) {
+        (Some(k), Some(c)) => Some(cloud_control::CloudIdentity::from_files(&k, &c).map_err(|e| anyhow::anyhow!(e))?),
+        (None, None) => None,
+        _ => anyhow::bail!("key and cert go together: give both or neither"),
+    };
+    let trust_bundle = match args.trust_bundle.or(file.trust_bundle) {
+        Some(p) => Some(std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?),
+        None => None,
+    };
+    let signed = identity.as_ref().map(|i| i.subject().to_owned());
+    let root = match args.root_pub.or(file.root_pub) {
+        Some(p) => {
+            let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+            Some(
+                corridor_security::VerifyingKey::from_pem(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: not a root public key: {e}", p.display()))?,
+            )
+        }
+        None => None,
+    };
     let zcfg = match mode.as_str() {
         "peer" => corridor_wire::presets::peer(&listen, &connect)?,
         "client" => corridor_wire::presets::client(&connect)?,
@@ -111,10 +153,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         if metrics_port != 0 {
             cfg.metrics = Some(([127, 0, 0, 1], metrics_port).into());
         }
+        cfg.identity = identity;
+        cfg.trust_bundle = trust_bundle;
+        cfg.root = root;
         let cloud = CloudService::start(&session, cfg, Arc::new(SystemClock)).await?;
         println!(
-            "cloud-control serving region {region} (data {}, zenoh {mode} listen {listen:?} connect {connect:?}, metrics {})",
+            "cloud-control serving region {region} (data {}, zenoh {mode} listen {listen:?} connect {connect:?}, signed {}, metrics {})",
             data_dir.display(),
+            signed.as_deref().unwrap_or("no"),
             if metrics_port == 0 { "off".to_owned() } else { format!("http://127.0.0.1:{metrics_port}/metrics") }
         );
         tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;

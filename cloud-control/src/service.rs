@@ -9,7 +9,15 @@
 //!                                               event id) is sent only after the durable commit
 //! corridor/{region}/rsu/*/alive      liveliness subscriber (with history): seen / lost
 //! corridor/{region}/rsu/*/stats      subscriber: the RSUs' JSON stats
+//! corridor/{region}/cloud/trust      queryable + publication on change: the trust bundle
 //! ```
+//! With a signing identity ([`CloudConfig::identity`]: the cloud's key and its root-signed
+//! certificate, role cloud) every map, rules and catalog reply and publication is signed, with
+//! the certificate's subject as the envelope sender, so vehicles and RSUs holding the region
+//! root verify them (`StateGuard::check_cloud`). With a trust bundle
+//! ([`CloudConfig::trust_bundle`], replaced at run time by [`CloudService::push_trust`] or the
+//! admin request `{"op":"trust_push","bundle_hex":".."}`) the cloud serves it on
+//! `corridor/{region}/cloud/trust` and publishes every new one there.
 //! Each queryable is drained by its own tokio task; database writes are short
 //! redb transactions, map validation runs on the blocking pool.
 
@@ -35,12 +43,84 @@ pub struct CloudConfig {
     pub data_dir: PathBuf,
     /// Prometheus metrics listener (`None`: no HTTP listener).
     pub metrics: Option<SocketAddr>,
+    /// Signs every map, rules and catalog envelope it serves (`None`: unsigned).
+    pub identity: Option<CloudIdentity>,
+    /// The trust bundle served on `corridor/{region}/cloud/trust` (`None`: not served until
+    /// one is pushed).
+    pub trust_bundle: Option<Vec<u8>>,
+    /// The region root: with it, event uploads must be signed by an RSU certified for the
+    /// event's intersection (checked against the trust bundle; unsigned or forged uploads are
+    /// refused and counted in `corridor_cloud_events_refused_total{reason}`).
+    pub root: Option<corridor_security::VerifyingKey>,
+}
+
+/// The cloud's signing identity: its key and the root-signed certificate (role cloud).
+#[derive(Debug, Clone)]
+pub struct CloudIdentity {
+    signer: corridor_security::Signer,
+    subject: String,
+}
+
+impl CloudIdentity {
+    /// Checks that `cert` certifies `key` for the cloud role.
+    pub fn new(
+        key: corridor_security::SigningKey,
+        cert: &corridor_security::SignedCertificate,
+    ) -> Result<CloudIdentity, String> {
+        let c = cert.certificate();
+        if c.public_key != *key.verifying_key() {
+            return Err(format!("the certificate certifies key {}, not {}", c.public_key.key_id(), key.key_id()));
+        }
+        if c.role != corridor_security::Role::Cloud {
+            return Err(format!("the certificate's role is {:?}, not Cloud", c.role));
+        }
+        Ok(CloudIdentity { signer: corridor_security::Signer::new(key), subject: c.subject.clone() })
+    }
+
+    /// Reads a PKCS#8 PEM key and a hex certificate (as `cloud-control keys certify --role cloud` writes them).
+    pub fn from_files(key: &std::path::Path, cert: &std::path::Path) -> Result<CloudIdentity, String> {
+        let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+        let k = corridor_security::SigningKey::from_pem(&read(key)?).map_err(|e| format!("{}: {e}", key.display()))?;
+        let c = corridor_security::SignedCertificate::from_hex(&read(cert)?)
+            .map_err(|e| format!("{}: {e}", cert.display()))?;
+        Self::new(k, &c).map_err(|e| format!("{}: {e}", cert.display()))
+    }
+
+    /// The envelope sender (the certificate's subject).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// Signs a stored map or rules envelope: re-encoded with the subject as sender, then signed.
+    fn sign_stored(&self, bytes: &[u8]) -> Result<Vec<u8>, String> {
+        use corridor_wire::control::{MapBundle, RulesBundle};
+        let (mut header, kind) = {
+            let env = corridor_wire::decode_envelope(bytes, CONTROL_LIMITS).map_err(|e| e.to_string())?;
+            (env.header.clone(), env.header.kind)
+        };
+        header.sender = self.subject.clone();
+        header.flags = 0;
+        let mut out = Vec::with_capacity(bytes.len() + 80);
+        let r = match kind {
+            PayloadKind::Map => {
+                let (_, m) = decode::<MapBundle>(bytes, CONTROL_LIMITS).map_err(|e| e.to_string())?;
+                self.signer.encode_signed(&mut out, &header, &m)
+            }
+            PayloadKind::Rules => {
+                let (_, r) = decode::<RulesBundle>(bytes, CONTROL_LIMITS).map_err(|e| e.to_string())?;
+                self.signer.encode_signed(&mut out, &header, &r)
+            }
+            other => return Err(format!("{other:?} is not a stored bundle")),
+        };
+        r.map_err(|e| e.to_string())?;
+        Ok(out)
+    }
 }
 
 impl CloudConfig {
     /// A config with no metrics listener.
     pub fn new(region: RegionId, data_dir: PathBuf) -> Self {
-        Self { region, data_dir, metrics: None }
+        Self { region, data_dir, metrics: None, identity: None, trust_bundle: None, root: None }
     }
 
     /// The database file.
@@ -73,6 +153,9 @@ pub enum CloudError {
     /// The metrics listener could not start.
     #[error("{0}")]
     Metrics(String),
+    /// A trust bundle was refused.
+    #[error("trust: {0}")]
+    Trust(String),
 }
 
 struct Shared {
@@ -81,6 +164,12 @@ struct Shared {
     registry: Mutex<RsuRegistry>,
     clock: Arc<dyn Clock>,
     changed: tokio::sync::watch::Sender<u64>,
+    identity: Option<CloudIdentity>,
+    trust: Mutex<Option<Vec<u8>>>,
+    trust_changed: tokio::sync::watch::Sender<u64>,
+    /// Verifies event uploads (with a root).
+    uploads: Option<Mutex<corridor_security::StateGuard>>,
+    uploads_refused: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -118,9 +207,54 @@ impl Shared {
     fn catalog_bytes(&self) -> Result<(u64, Vec<u8>), CloudError> {
         let now = self.clock.now();
         let c = self.store.catalog(&self.region)?;
-        let bytes = encode(&Header::new(PayloadKind::Catalog, "cloud-control", c.revision, now, now), &c)
-            .map_err(|e| StoreError::Db(e.to_string()))?;
+        let bytes = match &self.identity {
+            Some(id) => {
+                let mut buf = Vec::new();
+                id.signer
+                    .encode_signed(
+                        &mut buf,
+                        &Header::new(PayloadKind::Catalog, id.subject.as_str(), c.revision, now, now),
+                        &c,
+                    )
+                    .map_err(|e| StoreError::Db(e.to_string()))?;
+                buf
+            }
+            None => encode(&Header::new(PayloadKind::Catalog, "cloud-control", c.revision, now, now), &c)
+                .map_err(|e| StoreError::Db(e.to_string()))?,
+        };
         Ok((c.revision, bytes))
+    }
+
+    /// A stored map or rules envelope as served: signed when the cloud has an identity.
+    fn served(&self, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+        match &self.identity {
+            Some(id) => id.sign_stored(&bytes),
+            None => Ok(bytes),
+        }
+    }
+
+    fn push_trust(&self, bundle: Vec<u8>) -> Result<corridor_security::ImportReport, CloudError> {
+        // only a well-formed bundle is served; its items are checked by every receiver
+        let (certs, crl) = corridor_security::bundle::parse_bundle(&bundle)
+            .map_err(|e| CloudError::Trust(format!("not a trust bundle: {e}")))?;
+        if let Some(g) = &self.uploads {
+            let mut g = g.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Err(e) = corridor_security::import_bundle(g.trust_mut(), &bundle) {
+                tracing::warn!(error = %e, "trust bundle not applied to upload checks");
+            }
+        }
+        *self.trust.lock().unwrap_or_else(PoisonError::into_inner) = Some(bundle);
+        self.trust_changed.send_modify(|n| *n += 1);
+        tracing::info!(
+            certificates = certs.len(),
+            revocation_seq = crl.as_ref().map_or(0, |l| l.list().seq),
+            "trust bundle pushed"
+        );
+        Ok(corridor_security::ImportReport {
+            certificates: certs.len(),
+            refused: Vec::new(),
+            revocation_applied: crl.is_some(),
+        })
     }
 }
 
@@ -147,6 +281,7 @@ impl CloudService {
         }
         let store = Store::open(&config.db_path())?;
         let (changed, changed_rx) = tokio::sync::watch::channel(0u64);
+        let (trust_changed, mut trust_rx) = tokio::sync::watch::channel(0u64);
         let region = config.region.clone();
         let shared = Arc::new(Shared {
             store,
@@ -154,8 +289,49 @@ impl CloudService {
             registry: Mutex::new(RsuRegistry::default()),
             clock: Arc::clone(&clock),
             changed,
+            identity: config.identity.clone(),
+            trust: Mutex::new(None),
+            trust_changed,
+            uploads: config.root.map(|r| {
+                Mutex::new(corridor_security::StateGuard::new(
+                    corridor_security::TrustStore::new([r]),
+                    corridor_security::GuardConfig::default(),
+                ))
+            }),
+            uploads_refused: Default::default(),
         });
+        if let Some(b) = config.trust_bundle.clone() {
+            shared.push_trust(b)?;
+        }
         let mut tasks = Vec::new();
+
+        // trust bundle: queryable, and a publication on every push
+        let trust_key = Key::Trust { region: region.clone() };
+        let trust_pub = presets::declare_publisher(session, &trust_key).await?;
+        {
+            let shared = Arc::clone(&shared);
+            tasks.push(tokio::spawn(async move {
+                while trust_rx.changed().await.is_ok() {
+                    let bundle = shared.trust.lock().unwrap_or_else(PoisonError::into_inner).clone();
+                    if let Some(b) = bundle {
+                        if let Err(e) = trust_pub.put(b).await {
+                            tracing::warn!(error = %e, "trust bundle publish failed");
+                        }
+                    }
+                }
+            }));
+        }
+        let q = session.declare_queryable(trust_key.to_string()).await?;
+        let s = Arc::clone(&shared);
+        tasks.push(tokio::spawn(async move {
+            while let Ok(query) = q.recv_async().await {
+                let bundle = s.trust.lock().unwrap_or_else(PoisonError::into_inner).clone();
+                match bundle {
+                    Some(b) => reply(&query, b).await,
+                    None => reply_err(&query, "no trust bundle configured".into()).await,
+                }
+            }
+        }));
 
         // catalog: publication on every change (and once at start)
         let catalog_key = Key::Catalog { region: region.clone() };
@@ -216,8 +392,9 @@ impl CloudService {
                     };
                     let got =
                         if what == "map" { s.store.map_bytes(&ix, version) } else { s.store.rules_bytes(&ix, version) };
-                    match got {
-                        Ok(Some(bytes)) => reply(&query, bytes).await,
+                    match got.map(|b| b.map(|b| s.served(b))) {
+                        Ok(Some(Ok(bytes))) => reply(&query, bytes).await,
+                        Ok(Some(Err(e))) => reply_err(&query, format!("signing the {what} of {ix}: {e}")).await,
                         Ok(None) => reply_err(&query, format!("no {what} for {ix} (version {version:?})")).await,
                         Err(e) => reply_err(&query, e.to_string()).await,
                     }
@@ -246,6 +423,23 @@ impl CloudService {
                         continue;
                     }
                 };
+                // with a root: signed by an RSU certified for the event's intersection, not
+                // revoked (no freshness: the outbox may deliver hours late)
+                if let Some(g) = &s.uploads {
+                    let checked = g.lock().unwrap_or_else(PoisonError::into_inner).check_event(
+                        s.clock.now(),
+                        &event.intersection,
+                        &bytes,
+                        false,
+                    );
+                    if let Err(r) = checked {
+                        metrics::counter!("corridor_cloud_events_refused_total", "reason" => r.reason()).increment(1);
+                        s.uploads_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::warn!(%from, reason = r.reason(), "event upload refused");
+                        reply_err(&query, format!("event upload refused: {r}")).await;
+                        continue;
+                    }
+                }
                 // the ack goes out only after the commit returned
                 match s.store.insert_event(&event) {
                     Ok(new) => {
@@ -282,6 +476,12 @@ impl CloudService {
                             serde_json::to_value(s2.rollback(&intersection, &to)?).unwrap_or_default()
                         }
                         AdminRequest::Status => serde_json::to_value(s2.registry().snapshot()).unwrap_or_default(),
+                        AdminRequest::TrustPush { bundle_hex } => {
+                            let bytes = hex::decode(bundle_hex.trim())
+                                .map_err(|e| CloudError::Trust(format!("bundle_hex: {e}")))?;
+                            let r = s2.push_trust(bytes)?;
+                            serde_json::json!({"certificates": r.certificates, "revocation_list": r.revocation_applied})
+                        }
                     })
                 })
                 .await;
@@ -338,6 +538,17 @@ impl CloudService {
     /// Makes an earlier version current again; publishes the catalog.
     pub fn rollback(&self, ix: &IntersectionId, to: &str) -> Result<CatalogEntry, CloudError> {
         self.shared.rollback(ix, to)
+    }
+
+    /// Replaces the trust bundle served on `corridor/{region}/cloud/trust` and publishes it
+    /// (vehicles and RSUs import what their root signed; a revocation takes effect on arrival).
+    pub fn push_trust(&self, bundle: Vec<u8>) -> Result<corridor_security::ImportReport, CloudError> {
+        self.shared.push_trust(bundle)
+    }
+
+    /// Event uploads refused by the signature checks (with [`CloudConfig::root`]).
+    pub fn uploads_refused(&self) -> u64 {
+        self.shared.uploads_refused.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Every RSU seen, sorted by id.

@@ -33,6 +33,8 @@ fn err<E: std::fmt::Display>(e: E) -> OutboxError {
 /// The outbox.
 pub struct Outbox {
     db: Database,
+    /// With `[security]`: every queued event is signed (the cloud verifies uploads).
+    signer: std::sync::OnceLock<corridor_security::Signer>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -62,10 +64,15 @@ impl Outbox {
             w.open_table(META).map_err(err)?;
         }
         w.commit().map_err(err)?;
-        Ok(Outbox { db })
+        Ok(Outbox { db, signer: std::sync::OnceLock::new() })
     }
 
-    /// Gives a found event its id and queues it durably. Returns the event.
+    /// Signs every event queued from now on (set once, at start, from the RSU's `[security]`).
+    pub fn set_signer(&self, signer: corridor_security::Signer) {
+        let _ = self.signer.set(signer);
+    }
+
+    /// Gives a found event its id and queues it durably (signed, with a signer). Returns the event.
     pub fn push(
         &self,
         rsu: &RsuId,
@@ -94,8 +101,15 @@ impl Outbox {
                 map_version,
                 detail,
             };
-            let bytes =
-                encode(&Header::new(PayloadKind::Event, rsu.as_str(), counter, f.time, f.time), &event).map_err(err)?;
+            let header = Header::new(PayloadKind::Event, rsu.as_str(), counter, f.time, f.time);
+            let bytes = match self.signer.get() {
+                Some(s) => {
+                    let mut b = Vec::new();
+                    s.encode_signed(&mut b, &header, &event).map_err(err)?;
+                    b
+                }
+                None => encode(&header, &event).map_err(err)?,
+            };
             w.open_table(QUEUE).map_err(err)?.insert(counter, bytes.as_slice()).map_err(err)?;
             Queued { seq: counter, event, bytes }
         };

@@ -160,6 +160,9 @@ impl RsuService {
             }
             None => None,
         };
+        if let (Some(s), Some((_, outbox, _, _))) = (&signer, &cloud) {
+            outbox.set_signer(s.clone());
+        }
         if config.metrics_port != 0 {
             crate::telemetry::install(([127, 0, 0, 1], config.metrics_port).into()).map_err(StartError::Storage)?;
         }

@@ -132,12 +132,26 @@ pub struct Plane {
     region: RegionId,
     clock: Arc<dyn Clock>,
     cloud_dir: PathBuf,
+    cloud_security: Option<CloudSecurity>,
     cloud: Option<CloudService>,
     cloud_starts: u32,
     publishes: usize,
     rsus: Vec<Slot>,
     events: Arc<Mutex<BTreeMap<String, LiveEvent>>>,
     _events_sub: zenoh::pubsub::Subscriber<()>,
+}
+
+/// What a signed run's cloud holds (see `DemoPki` in the demo): its certified signing identity,
+/// the region's trust bundle it serves, and the root it verifies event uploads against. Kept by
+/// the [`Plane`], so a cloud restarted after a `cloud_down` fault signs and verifies as before.
+#[derive(Clone)]
+pub struct CloudSecurity {
+    /// The cloud's key and certificate.
+    pub identity: cloud_control::CloudIdentity,
+    /// The trust bundle served on `corridor/{region}/cloud/trust`.
+    pub trust_bundle: Vec<u8>,
+    /// The region root.
+    pub root: corridor_security::VerifyingKey,
 }
 
 impl Plane {
@@ -169,6 +183,7 @@ impl Plane {
             region,
             clock,
             cloud_dir: scratch.join("cloud"),
+            cloud_security: None,
             cloud: None,
             cloud_starts: 0,
             publishes: 0,
@@ -187,6 +202,22 @@ impl Plane {
         self.cloud.as_ref()
     }
 
+    /// Makes every later start of the cloud sign, serve the trust bundle and verify uploads.
+    pub fn secure_cloud(&mut self, security: CloudSecurity) {
+        self.cloud_security = Some(security);
+    }
+
+    /// The cloud's config: its data directory, and the run's security if any.
+    fn cloud_config(&self) -> CloudConfig {
+        let mut cfg = CloudConfig::new(self.region.clone(), self.cloud_dir.clone());
+        if let Some(sec) = &self.cloud_security {
+            cfg.identity = Some(sec.identity.clone());
+            cfg.trust_bundle = Some(sec.trust_bundle.clone());
+            cfg.root = Some(sec.root);
+        }
+        cfg
+    }
+
     /// Starts cloud-control on its database (retrying while a stopped instance still holds it).
     pub async fn start_cloud(&mut self) -> anyhow::Result<()> {
         if self.cloud.is_some() {
@@ -194,7 +225,7 @@ impl Plane {
         }
         let started = self.clock.now();
         loop {
-            let cfg = CloudConfig::new(self.region.clone(), self.cloud_dir.clone());
+            let cfg = self.cloud_config();
             match CloudService::start(&self.hub, cfg, Arc::clone(&self.clock)).await {
                 Ok(svc) => {
                     self.cloud = Some(svc);

@@ -51,6 +51,13 @@ fn demo_runs_and_prints_the_summary_line_last() {
     assert_ne!(c["rules_before"], c["rules_after"], "{c}");
     assert_eq!(c["rsus_on_new_rules"], 3, "{c}");
     assert!(stdout.contains("cloud: published=3"), "{stdout}");
+    // signed end to end: RSUs and the cloud sign, every vehicle verifies, nothing is refused
+    let trust = stdout.lines().find(|l| l.starts_with("trust: signed=yes")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(field(trust, "verified") > 0.0, "{trust}");
+    assert_eq!(field(trust, "rejected"), 0.0, "{trust}");
+    assert_eq!(field(trust, "cloud_rejected"), 0.0, "{trust}");
+    assert_eq!(report["trust"]["certificates"], 4, "cloud + 3 RSUs");
+    assert_eq!(report["trust"]["rejected"], 0, "{}", report["trust"]);
     // the vehicles' SDK lane queries: fixed-time signals are predicted to the tenth of a second
     assert!(c["ttc_samples"].as_u64().unwrap() > 20, "{c}");
     assert!(c["ttc_err_p95_s"].as_f64().unwrap() < 0.2, "{c}");

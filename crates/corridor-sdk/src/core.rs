@@ -18,12 +18,15 @@
 //! not only as a counter.
 //!
 //! **Security hook**: before decoding, every sample goes through the cache's
-//! [`SampleVerifier`] if one is set ([`StateCache::set_verifier`]). Issue #10's checks
-//! (signature, certificate for the intersection, revocation, freshness, replay) plug in there;
-//! a sample the verifier refuses is dropped with its reason label and never reaches the
-//! application.
+//! [`SampleVerifier`] if one is set ([`StateCache::set_verifier`]). The SDK's implementation is
+//! [`crate::trust::TrustVerifier`] (signature, certificate for the intersection, revocation,
+//! freshness, replay, map version known); a sample the verifier refuses is dropped with its
+//! reason label and never reaches the application. A state whose map version is not held yet
+//! ([`Refusal::MapUnknown`]) is *held*, not dropped: counted in [`SdkStats::held`], not
+//! delivered, and the [`crate::Corridor`] fetches that map (see its docs).
 
-use corridor_model::{IntersectionId, IntersectionState, RegionId, RsuId, Timestamp};
+use corridor_model::{IntersectionId, IntersectionState, MapVersion, RegionId, RsuId, Timestamp};
+use corridor_security::{Counters, MapVersions, TrustStore};
 use corridor_wire::{decode, Header, Key, Limits};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -47,15 +50,70 @@ pub enum DropReason {
     /// Dropped unchecked because its sender's intake queue was full (a flood from that sender;
     /// see [`crate::intake`]).
     QueueFull,
+    /// Verified except that it names a map version not held yet: held back (not delivered)
+    /// until that map is fetched and verified. Counted in [`SdkStats::held`], not as a drop.
+    MapUnknown(MapVersion),
+}
+
+/// Why a [`SampleVerifier`] refused a sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// Dropped, counted under this label (`bad_signature`, `not_certified`, `revoked`, ...).
+    Rejected(&'static str),
+    /// Authentic, authorised, fresh and new, but the map version it names is not held: the SDK
+    /// holds it back and fetches the map.
+    MapUnknown(MapVersion),
+}
+
+/// Map versions as the SDK's lower layers see them: [`StateCache`] alone holds no maps, so it
+/// lets the map check pass ([`crate::Corridor`] passes its map store instead).
+pub(crate) struct AnyMap;
+
+impl MapVersions for AnyMap {
+    fn is_known(&self, _version: &MapVersion) -> bool {
+        true
+    }
 }
 
 /// The security hook: checks a sample's bytes before they are decoded.
 ///
 /// Return `Err(label)` to drop the sample (counted under `label`, e.g. `bad_signature`,
 /// `not_certified`, `revoked`, `stale`, `replay`). Runs under the cache's lock: keep it short.
+/// [`crate::trust::TrustVerifier`] is the implementation backed by
+/// `corridor_security::StateGuard`; the provided methods let it see the maps the SDK holds,
+/// check cloud replies and take trust-bundle updates. A custom verifier only needs `verify`.
 pub trait SampleVerifier: Send {
     /// Checks one sample received on `key` at `now`.
     fn verify(&mut self, key: &str, bytes: &[u8], now: Timestamp) -> Result<(), &'static str>;
+
+    /// Checks one sample knowing which map versions the SDK holds for its intersection.
+    /// Default: [`SampleVerifier::verify`].
+    fn verify_with_maps(
+        &mut self,
+        key: &str,
+        bytes: &[u8],
+        now: Timestamp,
+        _maps: &dyn MapVersions,
+    ) -> Result<(), Refusal> {
+        self.verify(key, bytes, now).map_err(Refusal::Rejected)
+    }
+
+    /// Checks a reply from cloud-control (map, rules bundle) before it is imported.
+    /// Default: accept (the content hash is still checked against the version asked for).
+    fn verify_cloud(&mut self, _bytes: &[u8], _now: Timestamp) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    /// The trust store, for verifiers that hold one (to import trust bundles).
+    fn trust_store_mut(&mut self) -> Option<&mut TrustStore> {
+        None
+    }
+
+    /// Accepted / rejected counters of the verifier, if it keeps them.
+    fn counters(&self) -> Option<&Counters> {
+        None
+    }
 }
 
 /// How an accepted state follows the previous one from the same RSU.
@@ -86,6 +144,7 @@ impl DropReason {
             DropReason::OutOfOrder => "out_of_order",
             DropReason::Unverified(r) => r,
             DropReason::QueueFull => "queue_full",
+            DropReason::MapUnknown(_) => "unknown_map",
         }
     }
 }
@@ -103,6 +162,15 @@ pub struct SdkStats {
     pub gaps: u64,
     /// RSU restarts seen (sequence reset with newer capture time).
     pub restarts: u64,
+    /// Samples that passed the [`SampleVerifier`] (0 without one).
+    pub verified: u64,
+    /// Samples the verifier refused (also in `dropped`, under their reason labels).
+    pub unverified: u64,
+    /// Verified states held back because the map version they name was not held yet (not
+    /// delivered, not in `dropped`; the map is fetched and later states are accepted).
+    pub held: u64,
+    /// Cloud replies (map, rules bundles) the verifier refused.
+    pub cloud_rejected: u64,
 }
 
 impl SdkStats {
@@ -191,11 +259,41 @@ impl StateCache {
     }
 
     /// Runs the security hook (if any) on a sample; used for every key kind.
-    pub(crate) fn verify(&mut self, key: &str, bytes: &[u8], now: Timestamp) -> Result<(), DropReason> {
-        match &mut self.verifier {
-            Some(v) => v.verify(key, bytes, now).map_err(DropReason::Unverified),
-            None => Ok(()),
+    pub(crate) fn verify(
+        &mut self,
+        key: &str,
+        bytes: &[u8],
+        now: Timestamp,
+        maps: &dyn MapVersions,
+    ) -> Result<(), DropReason> {
+        let Some(v) = &mut self.verifier else { return Ok(()) };
+        let result = v.verify_with_maps(key, bytes, now, maps);
+        match result {
+            Ok(()) => {
+                self.stats.verified += 1;
+                Ok(())
+            }
+            Err(Refusal::Rejected(label)) => {
+                self.stats.unverified += 1;
+                Err(DropReason::Unverified(label))
+            }
+            Err(Refusal::MapUnknown(v)) => Err(DropReason::MapUnknown(v)),
         }
+    }
+
+    /// The security hook, if set.
+    pub(crate) fn verifier_mut(&mut self) -> Option<&mut (dyn SampleVerifier + 'static)> {
+        self.verifier.as_deref_mut()
+    }
+
+    /// The security hook, if set.
+    pub(crate) fn verifier(&self) -> Option<&(dyn SampleVerifier + 'static)> {
+        self.verifier.as_deref()
+    }
+
+    /// Counts a refused cloud reply.
+    pub(crate) fn count_cloud_rejected(&mut self) {
+        self.stats.cloud_rejected += 1;
     }
 
     /// Counts a sample of another kind (events) in the same counters.
@@ -203,6 +301,7 @@ impl StateCache {
         self.stats.received += 1;
         match result {
             Ok(()) => self.stats.accepted += 1,
+            Err(DropReason::MapUnknown(_)) => self.stats.held += 1,
             Err(reason) => *self.stats.dropped.entry(reason.label()).or_default() += 1,
         }
     }
@@ -219,17 +318,35 @@ impl StateCache {
 
     /// Handles one sample received at `now`. Returns the accepted update, or why it was dropped
     /// (already counted in [`StateCache::stats`]).
+    ///
+    /// The cache holds no maps, so a verifier's map check passes here; [`crate::Corridor`]
+    /// calls [`StateCache::handle_sample_with_maps`] with its map store.
     pub fn handle_sample(&mut self, key: &str, bytes: &[u8], now: Timestamp) -> Result<StateUpdate, DropReason> {
-        self.stats.received += 1;
-        let result = self.accept(key, bytes, now);
-        match &result {
-            Ok(_) => self.stats.accepted += 1,
-            Err(reason) => *self.stats.dropped.entry(reason.label()).or_default() += 1,
-        }
+        self.handle_sample_with_maps(key, bytes, now, &AnyMap)
+    }
+
+    /// [`StateCache::handle_sample`], with the map versions held for the sample's intersection
+    /// (a verified state naming another version is [`DropReason::MapUnknown`]: held, counted in
+    /// [`SdkStats::held`]).
+    pub fn handle_sample_with_maps(
+        &mut self,
+        key: &str,
+        bytes: &[u8],
+        now: Timestamp,
+        maps: &dyn MapVersions,
+    ) -> Result<StateUpdate, DropReason> {
+        let result = self.accept(key, bytes, now, maps);
+        self.count(result.as_ref().map(|_| ()).map_err(|e| *e));
         result
     }
 
-    fn accept(&mut self, key: &str, bytes: &[u8], now: Timestamp) -> Result<StateUpdate, DropReason> {
+    fn accept(
+        &mut self,
+        key: &str,
+        bytes: &[u8],
+        now: Timestamp,
+        maps: &dyn MapVersions,
+    ) -> Result<StateUpdate, DropReason> {
         let intersection = match Key::parse(key) {
             Ok(Key::State { region, intersection }) if region == self.region => intersection,
             Ok(Key::State { .. }) => return Err(DropReason::NotSubscribed),
@@ -238,7 +355,7 @@ impl StateCache {
         if !self.subscribed.contains(&intersection) {
             return Err(DropReason::NotSubscribed);
         }
-        self.verify(key, bytes, now)?;
+        self.verify(key, bytes, now, maps)?;
         let (header, state): (Header, IntersectionState) =
             decode(bytes, self.limits).map_err(|e| DropReason::Decode(e.reason()))?;
         if state.intersection != intersection {

@@ -15,13 +15,14 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::core::{Continuity, DropReason, SampleVerifier, SdkStats, StateCache, StateUpdate};
+use crate::core::{AnyMap, Continuity, DropReason, SampleVerifier, SdkStats, StateCache, StateUpdate};
 use crate::knowledge::{Knowledge, KnowledgeError, MapStore};
 use crate::query::{
     dist2_to_polyline, to_ego, ConnectionAnswer, ConnectionChoice, EgoObjects, Hazard, InPath, InPathObject,
     InPathOptions, LaneAnswer, PathZone, Provenance, RulesAnswer, SignalAnswer, TimeToChange,
 };
 use crate::route::{EgoPose, Route};
+use crate::trust::TrustVerifier;
 
 /// Settings of a [`Corridor`].
 #[derive(Debug, Clone)]
@@ -40,6 +41,9 @@ pub struct CorridorConfig {
     pub fetch_retry_s: f64,
     /// Where maps and rules are cached on disk (`None`: memory only).
     pub cache_dir: Option<PathBuf>,
+    /// Verify every state, event and cloud reply (`None`: accept unsigned data). Moved into
+    /// the core by [`Corridor::new`]; see [`crate::trust`].
+    pub trust: Option<TrustVerifier>,
 }
 
 impl CorridorConfig {
@@ -54,6 +58,7 @@ impl CorridorConfig {
             event_ttl_s: 60.0,
             fetch_retry_s: 2.0,
             cache_dir: None,
+            trust: None,
         }
     }
 }
@@ -232,7 +237,24 @@ pub struct Corridor {
     current_map: HashMap<IntersectionId, MapVersion>,
     rejected: HashMap<(IntersectionId, MapVersion), String>,
     stale_reported: HashSet<IntersectionId>,
+    /// Verified states held back: the map version the newest one names (not held yet).
+    held: HashMap<IntersectionId, MapVersion>,
 }
+
+/// The maps held for one intersection, as the verifier asks about them.
+struct HeldMaps<'a> {
+    maps: &'a MapStore,
+    intersection: Option<IntersectionId>,
+}
+
+impl corridor_security::MapVersions for HeldMaps<'_> {
+    fn is_known(&self, version: &MapVersion) -> bool {
+        self.intersection.as_ref().is_some_and(|ix| self.maps.get(ix, version).is_some())
+    }
+}
+
+/// The trust bundle cache file under the cache dir.
+const TRUST_CACHE_FILE: &str = "trust.bundle";
 
 /// The state, knowledge, lane match and map-frame position of a located pose.
 type Located<'a> = (&'a StateUpdate, &'a Arc<Knowledge>, corridor_hdmap::LaneMatch, [f64; 2]);
@@ -246,12 +268,26 @@ const MAX_EVENTS: usize = 256;
 
 impl Corridor {
     /// A core following `config.route`.
-    pub fn new(config: CorridorConfig) -> Self {
-        let cache = StateCache::new(
+    pub fn new(mut config: CorridorConfig) -> Self {
+        let trust = config.trust.take();
+        let mut cache = StateCache::new(
             config.region.clone(),
             config.route.ahead().iter().map(|s| s.intersection.clone()).collect::<Vec<_>>(),
         );
         let maps = MapStore::new(config.cache_dir.clone());
+        if let Some(mut t) = trust {
+            // a cached bundle (from an earlier run) adds only what this root signed, and never
+            // rolls the revocation list back
+            if let Some(dir) = &config.cache_dir {
+                if let Ok(bytes) = std::fs::read(dir.join(TRUST_CACHE_FILE)) {
+                    match corridor_security::import_bundle(t.guard_mut().trust_mut(), &bytes) {
+                        Ok(r) => tracing::debug!(certificates = r.certificates, "trust bundle from the cache"),
+                        Err(e) => tracing::warn!(error = %e, "cached trust bundle refused"),
+                    }
+                }
+            }
+            cache.set_verifier(Box::new(t));
+        }
         Self {
             config,
             cache,
@@ -263,6 +299,7 @@ impl Corridor {
             current_map: HashMap::new(),
             rejected: HashMap::new(),
             stale_reported: HashSet::new(),
+            held: HashMap::new(),
         }
     }
 
@@ -296,14 +333,60 @@ impl Corridor {
 
     fn forget(&mut self, ix: &IntersectionId) {
         self.cache.unsubscribe(ix);
+        self.held.remove(ix);
         self.events.remove(ix);
         self.current_map.remove(ix);
         self.fetches.retain(|f, _| f.intersection() != ix);
     }
 
-    /// Sets the security hook every state and event sample passes before decoding.
+    /// Sets the security hook every state and event sample passes before decoding (e.g. a
+    /// [`TrustVerifier`]; or set [`CorridorConfig::trust`]).
     pub fn set_verifier(&mut self, verifier: Box<dyn SampleVerifier>) {
         self.cache.set_verifier(verifier);
+    }
+
+    /// Whether a verifier checks samples.
+    pub fn verifies(&self) -> bool {
+        self.cache.verifier().is_some()
+    }
+
+    /// The verifier's accepted / rejected counters by reason (`None` without a verifier that
+    /// keeps them). Rejected samples are also in [`SdkStats::dropped`] under the same labels.
+    pub fn trust_counters(&self) -> Option<&corridor_security::Counters> {
+        self.cache.verifier().and_then(|v| v.counters())
+    }
+
+    /// The verifier's trust store (`None` without one).
+    pub fn trust_store(&mut self) -> Option<&corridor_security::TrustStore> {
+        self.cache.verifier_mut().and_then(|v| v.trust_store_mut()).map(|s| &*s)
+    }
+
+    /// Imports a trust bundle (from `corridor/{region}/cloud/trust`, or a file): admits the
+    /// certificates the vehicle's root signed and a newer revocation list (never an older
+    /// one); from then on states signed by a revoked key are rejected as `revoked`. With a
+    /// cache dir, the resulting trust (certificates + list) is written to
+    /// `{cache_dir}/trust.bundle`. `Ok(None)` when no verifier holds a trust store.
+    pub fn import_trust_bundle(
+        &mut self,
+        bytes: &[u8],
+    ) -> Result<Option<corridor_security::ImportReport>, corridor_security::CanonError> {
+        let Some(store) = self.cache.verifier_mut().and_then(|v| v.trust_store_mut()) else { return Ok(None) };
+        let before = store.version();
+        let report = corridor_security::import_bundle(store, bytes)?;
+        let changed = store.version() != before;
+        let exported = changed.then(|| corridor_security::export_bundle(store));
+        for refused in &report.refused {
+            tracing::warn!(error = %refused, "trust bundle: refused an entry");
+        }
+        if let (Some(bytes), Some(dir)) = (exported, &self.config.cache_dir) {
+            let write = std::fs::create_dir_all(dir)
+                .and_then(|()| std::fs::write(dir.join(".trust.bundle.tmp"), &bytes))
+                .and_then(|()| std::fs::rename(dir.join(".trust.bundle.tmp"), dir.join(TRUST_CACHE_FILE)));
+            if let Err(e) = write {
+                tracing::warn!(dir = %dir.display(), error = %e, "caching the trust bundle");
+            }
+        }
+        Ok(Some(report))
     }
 
     /// The keys to subscribe to: state and events of every intersection ahead.
@@ -341,9 +424,34 @@ impl Corridor {
 
     /// Handles a state sample. Accepted states replace the intersection's latest; a map
     /// version not held is looked up in the disk cache, else queued for fetching.
+    ///
+    /// With a verifier, a verified state naming a map version not held is
+    /// [`DropReason::MapUnknown`]: held (not delivered), the map is loaded from the disk cache
+    /// (then the state is re-checked at once) or fetched, and the intersection is
+    /// [`Usability::MapPending`] until a state naming a held map is accepted.
     pub fn handle_state(&mut self, key: &str, bytes: &[u8], now: Timestamp) -> Result<StateUpdate, DropReason> {
-        let update = self.cache.handle_sample(key, bytes, now)?;
+        let intersection = match Key::parse(key) {
+            Ok(Key::State { intersection, .. }) => Some(intersection),
+            _ => None,
+        };
+        let held = HeldMaps { maps: &self.maps, intersection };
+        let update = match self.cache.handle_sample_with_maps(key, bytes, now, &held) {
+            Ok(u) => u,
+            Err(DropReason::MapUnknown(version)) => {
+                let Some(ix) = held.intersection else { return Err(DropReason::BadKey) };
+                self.held.insert(ix.clone(), version);
+                self.ensure_knowledge(&ix, &version, None);
+                if self.maps.get(&ix, &version).is_none() {
+                    return Err(DropReason::MapUnknown(version));
+                }
+                // loaded from the disk cache: the held state was not recorded anywhere, check it again
+                let held = HeldMaps { maps: &self.maps, intersection: Some(ix) };
+                self.cache.handle_sample_with_maps(key, bytes, now, &held)?
+            }
+            Err(e) => return Err(e),
+        };
         let ix = update.state.intersection.clone();
+        self.held.remove(&ix);
         self.stale_reported.remove(&ix);
         match update.continuity {
             Continuity::Gap { missed } => {
@@ -411,7 +519,7 @@ impl Corridor {
         if !self.cache.is_subscribed(&ix) {
             return Err(DropReason::NotSubscribed);
         }
-        self.cache.verify(key, bytes, now)?;
+        self.cache.verify(key, bytes, now, &AnyMap)?;
         let (_, event): (_, Event) = decode(bytes, Limits::default()).map_err(|e| DropReason::Decode(e.reason()))?;
         if event.intersection != ix {
             return Err(DropReason::KeyMismatch);
@@ -431,7 +539,12 @@ impl Corridor {
 
     /// Handles a fetched map bundle (wire bytes): verified, indexed, cached, then the
     /// states naming it become usable.
-    pub fn handle_map_bundle(&mut self, bytes: &[u8], _now: Timestamp) -> Result<MapVersion, KnowledgeError> {
+    ///
+    /// With a verifier, the bundle must first pass its cloud check (signed by a cloud
+    /// certificate valid now and not revoked): else [`KnowledgeError::Unverified`], counted in
+    /// [`SdkStats::cloud_rejected`], and the fetch is retried.
+    pub fn handle_map_bundle(&mut self, bytes: &[u8], now: Timestamp) -> Result<MapVersion, KnowledgeError> {
+        self.verify_cloud("map bundle", bytes, now)?;
         match self.maps.accept_map_bytes(bytes) {
             Ok(k) => {
                 let (ix, v) = (k.intersection.clone(), k.version);
@@ -460,7 +573,8 @@ impl Corridor {
     }
 
     /// Handles a fetched rules bundle (wire bytes) for a map already held.
-    pub fn handle_rules_bundle(&mut self, bytes: &[u8], _now: Timestamp) -> Result<MapVersion, KnowledgeError> {
+    pub fn handle_rules_bundle(&mut self, bytes: &[u8], now: Timestamp) -> Result<MapVersion, KnowledgeError> {
+        self.verify_cloud("rules bundle", bytes, now)?;
         match self.maps.accept_rules_bytes(bytes) {
             Ok(k) => {
                 let v = k.rules_version().unwrap_or_default();
@@ -473,6 +587,17 @@ impl Corridor {
                 Err(e)
             }
         }
+    }
+
+    fn verify_cloud(&mut self, what: &'static str, bytes: &[u8], now: Timestamp) -> Result<(), KnowledgeError> {
+        let Some(v) = self.cache.verifier_mut() else { return Ok(()) };
+        if let Err(reason) = v.verify_cloud(bytes, now) {
+            self.cache.count_cloud_rejected();
+            let e = KnowledgeError::Unverified { what, reason };
+            self.push_status(StatusEvent::BundleRejected { intersection: None, reason: e.to_string() });
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Puts a map (and optionally a checked rule set) in force from local files, as if
@@ -583,6 +708,14 @@ impl Corridor {
 
     /// Whether an intersection's latest state may be used at `now`.
     pub fn usability(&self, intersection: &IntersectionId, now: Timestamp) -> Usability {
+        if let Some(v) = self.held.get(intersection) {
+            if let Some(reason) = self.rejected.get(&(intersection.clone(), *v)) {
+                return Usability::MapRejected { version: *v, reason: reason.clone() };
+            }
+            if self.maps.get(intersection, v).is_none() {
+                return Usability::MapPending { version: *v };
+            }
+        }
         let Some(u) = self.cache.latest(intersection) else { return Usability::NoState };
         let v = u.state.map_version;
         if let Some(reason) = self.rejected.get(&(intersection.clone(), v)) {

@@ -83,6 +83,15 @@ pub enum KnowledgeError {
         /// The loader's error.
         source: corridor_rules::LoadError,
     },
+    /// The verifier refused a cloud reply (unsigned, unknown key, bad signature, not a cloud
+    /// certificate, expired, revoked).
+    #[error("{what}: refused by the verifier: {reason}")]
+    Unverified {
+        /// `map bundle` or `rules bundle`.
+        what: &'static str,
+        /// The verifier's reason label.
+        reason: &'static str,
+    },
     /// The cache directory could not be read or written.
     #[error("map cache {path}: {source}")]
     Io {

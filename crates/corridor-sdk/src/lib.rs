@@ -94,12 +94,34 @@
 //! finite, no geo origin), [`SdkError`] (zenoh, no reply), [`DropReason`] (why a sample was
 //! dropped; its `label()` is the counter name).
 //!
-//! # 5. Security hook
+//! # 5. Trust: verifying what the vehicle receives
 //!
-//! [`Corridor::set_verifier`] installs a [`SampleVerifier`] that sees every state and event
-//! sample's key and bytes before decoding; a refusal drops the sample under the verifier's
-//! label and it never reaches the application. Issue #10's checks (signature, certificate
-//! for the intersection, revocation, freshness, replay) go there.
+//! Give the vehicle the region's root public key (`root.pub`) and, optionally, a trust bundle
+//! (`trust.bundle`; both from `cloud-control keys ...`, see `docs/security.md`):
+//!
+//! ```no_run
+//! # async fn demo(zcfg: zenoh::Config) -> Result<(), Box<dyn std::error::Error>> {
+//! use corridor_sdk::{TrustVerifier, Vehicle, VehicleConfig};
+//! let trust = TrustVerifier::from_files("keys/root.pub".as_ref(), Some("keys/trust.bundle".as_ref()))?;
+//! let cfg = VehicleConfig::new("demo".parse()?, vec!["ix-a".parse()?], zcfg).trust(trust);
+//! let vehicle = Vehicle::connect(cfg, None).await?;
+//! let stats = vehicle.stats(); // verified, unverified, held, dropped by reason
+//! # Ok(()) }
+//! ```
+//!
+//! Then every state and event passes `corridor_security::StateGuard` before it is decoded for
+//! the application: signature, signer certified for that intersection, certificate valid and
+//! not revoked, freshness (200 ms + 50 ms clock offset), replay window; a refused sample is
+//! counted in [`SdkStats::dropped`] under its reason (`bad_signature`, `not_certified`,
+//! `revoked`, `stale`, `replay`, ...) and never reaches a callback or a query. A verified state
+//! naming a map the vehicle does not hold is *held* ([`SdkStats::held`],
+//! [`Usability::MapPending`]) while the map is fetched by hash, checked (cloud signature, then
+//! content hash) and put in force; maps and rules bundles not signed by a cloud certificate are
+//! refused ([`SdkStats::cloud_rejected`]). The vehicle fetches the trust bundle from
+//! `corridor/{region}/cloud/trust` at start and applies every published update (a revocation
+//! takes effect on the next sample), caching it in the cache dir. With the sans-IO core set
+//! [`CorridorConfig::trust`]; details in [`trust`]. Without a verifier the SDK accepts unsigned
+//! data (the [`SampleVerifier`] hook can also take a custom verifier).
 //!
 //! # Examples
 //!
@@ -116,10 +138,11 @@ pub mod query;
 pub mod ros2;
 pub mod route;
 pub mod testkit;
+pub mod trust;
 #[cfg(feature = "zenoh")]
 pub mod vehicle;
 
-pub use crate::core::{Continuity, DropReason, SampleVerifier, SdkStats, StateCache, StateUpdate};
+pub use crate::core::{Continuity, DropReason, Refusal, SampleVerifier, SdkStats, StateCache, StateUpdate};
 pub use crate::corridor::{Corridor, CorridorConfig, FetchRequest, QueryError, StatusEvent, Usability};
 pub use crate::knowledge::{Knowledge, KnowledgeError, MapStore};
 pub use crate::query::{
@@ -127,6 +150,7 @@ pub use crate::query::{
     PathZone, Provenance, RulesAnswer, SignalAnswer, TimeToChange,
 };
 pub use crate::route::{EgoPose, Position, Route, RouteError, RouteStop};
+pub use crate::trust::TrustVerifier;
 pub use corridor_rules::VehicleClass;
 #[cfg(feature = "zenoh")]
 pub use vehicle::{SdkError, StateCallback, Vehicle, VehicleConfig};

@@ -1,5 +1,6 @@
 //! Fixtures for tests, benches and examples: wire-encoded map and rules bundles, states and
-//! events for the `maps/demo-4arm` intersection (what cloud-control and an RSU would send).
+//! events for the `maps/demo-4arm` intersection (what cloud-control and an RSU would send),
+//! and a small PKI ([`Pki`]: a region root, RSU and cloud keys and certificates) to sign them.
 //!
 //! Not part of the integration API; public so the crate's tests, benches and the Python
 //! test publisher share one definition of "a plausible cloud and RSU".
@@ -32,6 +33,118 @@ pub enum FixtureError {
     /// Encoding failed.
     #[error(transparent)]
     Encode(#[from] EncodeError),
+    /// Signing or certifying failed.
+    #[error("pki: {0}")]
+    Pki(String),
+}
+
+/// A region PKI for tests: deterministic keys (not secret!), a root, and certificates for
+/// `rsu-a` (ix-a), `rsu-b` (ix-b) and the cloud (subject `cloud`, the sender of the testkit's
+/// bundles), all valid over `[not_before, not_after]`.
+#[derive(Debug, Clone)]
+pub struct Pki {
+    /// The region root.
+    pub root: corridor_security::SigningKey,
+    /// `rsu-a`, certified for ix-a (serial 1).
+    pub rsu_a: corridor_security::SigningKey,
+    /// `rsu-b`, certified for ix-b (serial 2).
+    pub rsu_b: corridor_security::SigningKey,
+    /// The cloud (serial 3).
+    pub cloud: corridor_security::SigningKey,
+    /// A store holding the root and the three certificates.
+    pub store: corridor_security::TrustStore,
+    next_serial: u64,
+}
+
+fn test_key(n: u64) -> Result<corridor_security::SigningKey, FixtureError> {
+    corridor_security::SigningKey::from_hex(&format!("{:064x}", 0x1000_0000_u64 + n))
+        .map_err(|e| FixtureError::Pki(e.to_string()))
+}
+
+impl Pki {
+    /// Keys, certificates valid over `[not_before, not_after]`.
+    pub fn new(not_before: Timestamp, not_after: Timestamp) -> Result<Pki, FixtureError> {
+        use corridor_security::{Certificate, TrustStore};
+        let pki_err = |e: corridor_security::CertError| FixtureError::Pki(e.to_string());
+        let (root, rsu_a, rsu_b, cloud) = (test_key(1)?, test_key(2)?, test_key(3)?, test_key(4)?);
+        let rsu = |id: &str| RsuId::new(id).map_err(|e| FixtureError::Pki(e.to_string()));
+        let ixid = |id: &str| IntersectionId::new(id).map_err(|e| FixtureError::Pki(e.to_string()));
+        let mut store = TrustStore::new([*root.verifying_key()]);
+        let certs = [
+            Certificate::rsu(&rsu("rsu-a")?, *rsu_a.verifying_key(), [ixid("ix-a")?], not_before, not_after, 1),
+            Certificate::rsu(&rsu("rsu-b")?, *rsu_b.verifying_key(), [ixid("ix-b")?], not_before, not_after, 2),
+            Certificate::cloud("cloud", *cloud.verifying_key(), not_before, not_after, 3),
+        ];
+        for c in certs {
+            store.add_certificate(c.issue(&root).map_err(pki_err)?).map_err(|e| FixtureError::Pki(e.to_string()))?;
+        }
+        Ok(Pki { root, rsu_a, rsu_b, cloud, store, next_serial: 4 })
+    }
+
+    /// Certifies another RSU key (`subject`, `intersections`, validity) and adds it to the
+    /// store; returns its serial.
+    pub fn certify_rsu(
+        &mut self,
+        key: &corridor_security::SigningKey,
+        subject: &str,
+        intersections: &[&str],
+        not_before: Timestamp,
+        not_after: Timestamp,
+    ) -> Result<u64, FixtureError> {
+        let e = |e: String| FixtureError::Pki(e);
+        let ixs = intersections
+            .iter()
+            .map(|i| IntersectionId::new(*i).map_err(|x| e(x.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let subject = RsuId::new(subject).map_err(|x| e(x.to_string()))?;
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let cert =
+            corridor_security::Certificate::rsu(&subject, *key.verifying_key(), ixs, not_before, not_after, serial)
+                .issue(&self.root)
+                .map_err(|x| e(x.to_string()))?;
+        self.store.add_certificate(cert).map_err(|x| e(x.to_string()))?;
+        Ok(serial)
+    }
+
+    /// A deterministic extra key (`n` > 4).
+    pub fn key(n: u64) -> Result<corridor_security::SigningKey, FixtureError> {
+        test_key(n)
+    }
+
+    /// Revokes certificate serials with the next revocation list; returns the new bundle.
+    pub fn revoke(&mut self, serials: &[u64]) -> Vec<u8> {
+        let held = self.store.revocation_list().clone();
+        let mut list = corridor_security::RevocationList { seq: held.seq + 1, ..held };
+        list.serials.extend_from_slice(serials);
+        list.serials.sort_unstable();
+        list.serials.dedup();
+        let signed = list.issue(&self.root);
+        if let Err(e) = self.store.apply_revocation(signed) {
+            tracing::warn!(error = %e, "testkit revocation");
+        }
+        self.bundle()
+    }
+
+    /// The trust bundle (certificates + revocation list).
+    pub fn bundle(&self) -> Vec<u8> {
+        corridor_security::export_bundle(&self.store)
+    }
+
+    /// A verifier trusting this root, holding the bundle, default guard settings.
+    pub fn verifier(&self) -> Result<crate::trust::TrustVerifier, FixtureError> {
+        crate::trust::TrustVerifier::from_root(*self.root.verifying_key(), Some(&self.bundle()))
+            .map(|(v, _)| v)
+            .map_err(|e| FixtureError::Pki(e.to_string()))
+    }
+
+    /// Signs the one unsigned envelope in `bytes` with `key`.
+    pub fn sign(key: &corridor_security::SigningKey, mut bytes: Vec<u8>) -> Result<Vec<u8>, FixtureError> {
+        corridor_security::Signer::new(key.clone())
+            .sign_into(&mut bytes)
+            .map_err(|e| FixtureError::Pki(e.to_string()))?;
+        Ok(bytes)
+    }
 }
 
 /// The demo map, imported.

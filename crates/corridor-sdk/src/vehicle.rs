@@ -14,6 +14,10 @@
 //!   replies back to the core, which verifies them; unanswered fetches are retried.
 //! - [`Vehicle::update_pose`] advances the route and undeclares the subscribers of the
 //!   intersections passed.
+//! - With a [`crate::trust::TrustVerifier`] ([`VehicleConfig::trust`]): the fetch task asks
+//!   `corridor/{region}/cloud/trust` for the trust bundle until one answer is imported, and a
+//!   subscriber on the same key imports every update the cloud publishes (new certificates, a
+//!   newer revocation list) into the verifier, cached on disk with the maps.
 //!
 //! Queries ([`Vehicle::my_lane`], [`Vehicle::objects_in_ego`], ...) take the time from the
 //! configured clock and run on the core under its lock.
@@ -67,6 +71,8 @@ pub struct VehicleConfig {
     pub cache_dir: Option<PathBuf>,
     /// Freshness window of states, seconds (default 0.5).
     pub freshness_s: f64,
+    /// Verify every state, event and cloud reply (see [`crate::trust`]); `None`: unsigned.
+    pub trust: Option<crate::trust::TrustVerifier>,
 }
 
 impl VehicleConfig {
@@ -80,7 +86,14 @@ impl VehicleConfig {
             clock: Arc::new(SystemClock),
             cache_dir: None,
             freshness_s: 0.5,
+            trust: None,
         }
+    }
+
+    /// Verifies everything with `trust` (e.g. `TrustVerifier::from_files(root.pub, trust.bundle)`).
+    pub fn trust(mut self, trust: crate::trust::TrustVerifier) -> Self {
+        self.trust = Some(trust);
+        self
     }
 
     fn corridor_config(&mut self) -> CorridorConfig {
@@ -88,6 +101,7 @@ impl VehicleConfig {
         let mut c = CorridorConfig::new(self.region.clone(), route);
         c.cache_dir = self.cache_dir.clone();
         c.freshness_s = self.freshness_s;
+        c.trust = self.trust.take();
         c
     }
 }
@@ -190,6 +204,7 @@ pub struct Vehicle {
     subscribers: Mutex<Subscribers>,
     fetcher: tokio::task::JoinHandle<()>,
     intake: Arc<Intake>,
+    _trust_updates: Option<zenoh::pubsub::Subscriber<()>>,
 }
 
 fn lock(core: &Mutex<Corridor>) -> MutexGuard<'_, Corridor> {
@@ -225,6 +240,20 @@ impl Vehicle {
         on_state: Option<StateCallback>,
     ) -> Result<Vehicle, SdkError> {
         let core = Arc::new(Mutex::new(Corridor::new(config)));
+        let trust_updates = if lock(&core).verifies() {
+            let key = Key::Trust { region: lock(&core).config().region.clone() };
+            let c = Arc::clone(&core);
+            Some(
+                session
+                    .declare_subscriber(key.to_string())
+                    .callback(move |sample| {
+                        import_trust(&c, &sample.payload().to_bytes(), "published");
+                    })
+                    .await?,
+            )
+        } else {
+            None
+        };
         let fetcher = tokio::spawn(fetch_loop(session.clone(), Arc::clone(&core), Arc::clone(&clock)));
         let intake = Intake::new();
         {
@@ -234,7 +263,15 @@ impl Vehicle {
                 .spawn(move || intake_loop(intake, core, on_state))
                 .map_err(|e| SdkError::NoReply(format!("starting the intake thread: {e}")))?;
         }
-        let v = Vehicle { session, core, clock, subscribers: Mutex::new(HashMap::new()), fetcher, intake };
+        let v = Vehicle {
+            session,
+            core,
+            clock,
+            subscribers: Mutex::new(HashMap::new()),
+            fetcher,
+            intake,
+            _trust_updates: trust_updates,
+        };
         let ahead: Vec<IntersectionId> = lock(&v.core).route().ahead().iter().map(|s| s.intersection.clone()).collect();
         for ix in ahead {
             v.subscribe(ix).await?;
@@ -413,10 +450,47 @@ async fn query_one(session: &zenoh::Session, selector: &str) -> Result<Option<Ve
     Ok(None)
 }
 
+/// Imports a trust bundle into the core's verifier; true when it parsed.
+fn import_trust(core: &Mutex<Corridor>, bytes: &[u8], source: &str) -> bool {
+    match lock(core).import_trust_bundle(bytes) {
+        Ok(Some(r)) => {
+            tracing::info!(
+                source,
+                certificates = r.certificates,
+                refused = r.refused.len(),
+                revocation_applied = r.revocation_applied,
+                "trust bundle imported"
+            );
+            true
+        }
+        Ok(None) => true,
+        Err(e) => {
+            tracing::warn!(source, error = %e, "trust bundle refused");
+            false
+        }
+    }
+}
+
 async fn fetch_loop(session: zenoh::Session, core: Arc<Mutex<Corridor>>, clock: Arc<dyn Clock>) {
     let mut tick = tokio::time::interval(Duration::from_millis(200));
+    // the trust bundle is asked for until one answer is imported (updates come by subscription)
+    let mut trust_due = lock(&core).verifies();
+    let mut trust_asked: Option<Timestamp> = None;
     loop {
         tick.tick().await;
+        if trust_due {
+            let (now, retry, region) = {
+                let c = lock(&core);
+                (clock.now(), c.config().fetch_retry_s, c.config().region.clone())
+            };
+            if trust_asked.is_none_or(|t| now.secs_since(t) >= retry) {
+                trust_asked = Some(now);
+                let selector = Key::Trust { region }.to_string();
+                if let Ok(Some(bytes)) = query_one(&session, &selector).await {
+                    trust_due = !import_trust(&core, &bytes, "queried");
+                }
+            }
+        }
         let (due, region) = {
             let mut c = lock(&core);
             (c.due_fetches(clock.now()), c.config().region.clone())

@@ -1,5 +1,10 @@
 //! The vehicle-side guard: every signed message passes [`StateGuard::check_state`] (or
-//! [`StateGuard::check_cloud`] for maps and rules) before anything reaches the application.
+//! [`StateGuard::check_event`] for RSU events, [`StateGuard::check_cloud`] for maps, rules and
+//! catalogs) before anything reaches the application.
+//!
+//! Events run checks 0-4 of the table below (kind `event`; the event's RSU must be the
+//! signer's subject); they have no sequence window (replays are caught by event id, see
+//! [`StateGuard::check_event`]) and name no map to check.
 //!
 //! # Check order
 //!
@@ -69,7 +74,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-use corridor_model::{IntersectionId, IntersectionState, MapVersion, Timestamp};
+use corridor_model::{Event, IntersectionId, IntersectionState, MapVersion, Timestamp};
 use corridor_wire::{decode, decode_envelope, DecodeError, Envelope, Header, Limits, PayloadKind};
 
 use crate::cert::{Certificate, Role};
@@ -242,6 +247,17 @@ pub struct Verified {
     pub signer: KeyId,
     /// The signer's certificate serial.
     pub signer_serial: u64,
+}
+
+/// An event that passed every check of [`StateGuard::check_event`].
+#[derive(Debug, Clone)]
+pub struct VerifiedEvent {
+    /// The envelope header.
+    pub header: Header,
+    /// The decoded, validated event.
+    pub event: Event,
+    /// The signer's key id.
+    pub signer: KeyId,
 }
 
 /// A cloud message (map, rules, catalog) that passed signature and certificate checks.
@@ -472,6 +488,64 @@ impl StateGuard {
         Ok((Verified { header, state, signer: key_id, signer_serial: cert.serial }, signature_bytes))
     }
 
+    /// Runs the checks of an event received live on `corridor/{region}/ix/{intersection}/events`
+    /// (or uploaded by an RSU, with `fresh = false`): envelope and kind, signature, signer
+    /// certified for that intersection (RSU role, subject = sender = the event's RSU, payload
+    /// names the intersection), certificate valid now and not revoked, and, when `fresh`, the
+    /// same freshness window as states on the envelope's capture time (the time of the frame that
+    /// raised the event).
+    ///
+    /// There is no sequence window: RSUs stamp events with seq 0 (live) or their outbox counter
+    /// (uploads). Replays are caught by the event id the signature covers: the SDK and the cloud
+    /// keep the ids they accepted (for at least the freshness window), and a replay older than
+    /// the window is `stale`. Uploads are checked with `fresh = false` because an RSU's outbox
+    /// may deliver hours late after a cloud outage; the cloud's store is idempotent by event id.
+    pub fn check_event(
+        &mut self,
+        now: Timestamp,
+        intersection: &IntersectionId,
+        bytes: &[u8],
+        fresh: bool,
+    ) -> Result<VerifiedEvent, Rejection> {
+        let result = self.check_event_inner(now, intersection, bytes, fresh);
+        self.counters.signature_verifications += self.verifications.take();
+        match &result {
+            Ok(_) => self.counters.accepted += 1,
+            Err(r) => *self.counters.rejected.entry(r.reason()).or_insert(0) += 1,
+        }
+        result
+    }
+
+    fn check_event_inner(
+        &self,
+        now: Timestamp,
+        intersection: &IntersectionId,
+        bytes: &[u8],
+        fresh: bool,
+    ) -> Result<VerifiedEvent, Rejection> {
+        let (_, key_id, cert) =
+            authenticate(&self.trust, bytes, self.config.limits, &[PayloadKind::Event], &self.verifications)?;
+        let (header, event) = decode::<Event>(bytes, self.config.limits)?;
+        let not_certified = |why| Rejection::NotCertified { key_id, why };
+        if cert.role != Role::Rsu {
+            return Err(not_certified("role is not rsu"));
+        }
+        if cert.subject != header.sender || cert.subject != event.rsu.as_str() {
+            return Err(not_certified("sender is not the certificate subject"));
+        }
+        if !cert.covers(intersection) {
+            return Err(not_certified("intersection not in certificate"));
+        }
+        if event.intersection != *intersection {
+            return Err(not_certified("payload names another intersection"));
+        }
+        check_certificate(cert, self.trust.revocation_list(), now)?;
+        if fresh {
+            check_freshness(&self.config, now, header.capture_time)?;
+        }
+        Ok(VerifiedEvent { header, event, signer: key_id })
+    }
+
     /// Checks a cloud message (map, rules, catalog): envelope, signature, a cloud certificate
     /// whose subject is the sender, valid now and not revoked. No freshness or replay check:
     /// these are content-addressed and may be old; the caller checks the content hash against
@@ -479,8 +553,10 @@ impl StateGuard {
     pub fn check_cloud<'a>(&mut self, now: Timestamp, bytes: &'a [u8]) -> Result<VerifiedCloud<'a>, Rejection> {
         let result = (|| {
             let kinds = [PayloadKind::Map, PayloadKind::Rules, PayloadKind::Catalog];
-            let (envelope, key_id, cert) =
-                authenticate(&self.trust, bytes, self.config.limits, &kinds, &self.verifications)?;
+            // maps may be larger than the state limit: allow the largest bundle cloud-control serves
+            let cloud_max = corridor_wire::control::MAX_MAP_SOURCE + 64 * 1024;
+            let limits = Limits { max_message_bytes: self.config.limits.max_message_bytes.max(cloud_max) };
+            let (envelope, key_id, cert) = authenticate(&self.trust, bytes, limits, &kinds, &self.verifications)?;
             if cert.role != Role::Cloud {
                 return Err(Rejection::NotCertified { key_id, why: "role is not cloud" });
             }

@@ -80,7 +80,9 @@ pub mod trust;
 pub use bundle::{export_bundle, import_bundle, ImportReport};
 pub use canon::CanonError;
 pub use cert::{CertError, Certificate, Role, SignedCertificate};
-pub use guard::{Counters, GuardConfig, MapVersions, Rejection, ReplayWindow, StateGuard, Verified, VerifiedCloud};
+pub use guard::{
+    Counters, GuardConfig, MapVersions, Rejection, ReplayWindow, StateGuard, Verified, VerifiedCloud, VerifiedEvent,
+};
 pub use keys::{KeyError, KeyId, ParsedSignature, SigningKey, VerifyingKey, SIGNATURE_LEN};
 pub use revocation::{RevocationList, SignedRevocationList};
 pub use signer::{SignError, Signer};

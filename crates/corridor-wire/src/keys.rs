@@ -20,6 +20,8 @@
 //! corridor/{region}/catalog                         current versions
 //! corridor/{region}/cloud/admin                     queryable: publish, rollback, status (cloud-control)
 //! corridor/{region}/cloud/events/{rsu}              queryable: event upload, answered after the durable write
+//! corridor/{region}/cloud/trust                     queryable + publication on change: the trust bundle
+//!                                                   (certificates + revocation list, `corridor_security::bundle`)
 //! ```
 
 use corridor_model::{IdError, IntersectionId, RegionId, RsuId, SensorId};
@@ -116,6 +118,13 @@ pub enum Key {
         /// Region.
         region: RegionId,
     },
+    /// Queryable and publication: the region's trust bundle (every certificate the region root
+    /// issued and the newest revocation list, root-signed items; receivers admit only what
+    /// their own root signed). Published again whenever it changes.
+    Trust {
+        /// Region.
+        region: RegionId,
+    },
     /// Queryable: one RSU's event uploads; the cloud replies only once the event is stored durably.
     EventUpload {
         /// Region.
@@ -192,7 +201,9 @@ impl Key {
             Key::Detections { .. } | Key::DetectionsJson { .. } | Key::Signals { .. } => KeyKind::Detections,
             Key::Alive { .. } => KeyKind::Alive,
             Key::Stats { .. } => KeyKind::Stats,
-            Key::Map { .. } | Key::Rules { .. } | Key::Catalog { .. } | Key::Admin { .. } => KeyKind::Control,
+            Key::Map { .. } | Key::Rules { .. } | Key::Catalog { .. } | Key::Admin { .. } | Key::Trust { .. } => {
+                KeyKind::Control
+            }
         }
     }
 
@@ -211,6 +222,7 @@ impl Key {
             | Key::Rules { region, .. }
             | Key::Catalog { region }
             | Key::Admin { region }
+            | Key::Trust { region }
             | Key::EventUpload { region, .. } => region,
         }
     }
@@ -332,6 +344,10 @@ impl Key {
                     end(4, "cloud/admin")?;
                     Ok(Key::Admin { region })
                 }
+                "trust" => {
+                    end(4, "cloud/trust")?;
+                    Ok(Key::Trust { region })
+                }
                 "events" => {
                     let rsu = RsuId::new(seg(4)).map_err(id_err(4))?;
                     end(5, "cloud/events")?;
@@ -341,7 +357,7 @@ impl Key {
                     key: key.to_owned(),
                     index: 3,
                     found: found.to_owned(),
-                    expected: "`admin` or `events`",
+                    expected: "`admin`, `trust` or `events`",
                 }),
             },
             found => Err(KeyError::Segment {
@@ -371,6 +387,7 @@ impl fmt::Display for Key {
             Key::Rules { region, intersection } => write!(f, "{ROOT}/{region}/rules/{intersection}"),
             Key::Catalog { region } => write!(f, "{ROOT}/{region}/catalog"),
             Key::Admin { region } => write!(f, "{ROOT}/{region}/cloud/admin"),
+            Key::Trust { region } => write!(f, "{ROOT}/{region}/cloud/trust"),
             Key::EventUpload { region, rsu } => write!(f, "{ROOT}/{region}/cloud/events/{rsu}"),
         }
     }
@@ -444,6 +461,7 @@ mod tests {
             (Key::Rules { region: r(), intersection: ix() }, "corridor/bj/rules/ix-1"),
             (Key::Catalog { region: r() }, "corridor/bj/catalog"),
             (Key::Admin { region: r() }, "corridor/bj/cloud/admin"),
+            (Key::Trust { region: r() }, "corridor/bj/cloud/trust"),
             (Key::EventUpload { region: r(), rsu: rsu() }, "corridor/bj/cloud/events/rsu-1"),
         ];
         for (key, text) in cases {
