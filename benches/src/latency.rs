@@ -233,7 +233,7 @@ fn codec_alone(state: &IntersectionState) -> anyhow::Result<(Histogram<u64>, His
 
 fn rsu_config(ep: &str) -> anyhow::Result<RsuConfig> {
     let mut cfg = RsuConfig::parse(DEFAULT_CONFIG, "default")?;
-    cfg.zenoh = ZenohSection { mode: "peer".into(), listen: vec![], connect: vec![ep.to_owned()] };
+    cfg.zenoh = ZenohSection::new("peer", vec![], vec![ep.to_owned()]);
     Ok(cfg)
 }
 

@@ -163,7 +163,7 @@ async fn trial(cli: &Cli) -> anyhow::Result<serde_json::Map<String, Value>> {
         let mut cfg = base.clone();
         cfg.rsu = RsuId::new(format!("rsu-{r:03}"))?;
         cfg.intersection = IntersectionId::new(format!("ix-{r:03}"))?;
-        cfg.zenoh = ZenohSection { mode: "client".into(), listen: vec![], connect: vec![ep.clone()] };
+        cfg.zenoh = ZenohSection::new("client", vec![], vec![ep.clone()]);
         let session = &rsu_sessions[r % rsu_sessions.len()];
         let log = published[r].clone();
         monitors.push(

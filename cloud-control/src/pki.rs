@@ -213,11 +213,7 @@ pub fn write_identity(
     ca_cert: &str,
 ) -> Result<corridor_wire::presets::TlsFiles, PkiError> {
     fs::create_dir_all(out).map_err(io(out))?;
-    let files = corridor_wire::presets::TlsFiles {
-        ca: out.join("ca.pem"),
-        cert: out.join(format!("{cn}.pem")),
-        key: out.join(format!("{cn}.key")),
-    };
+    let files = corridor_wire::presets::TlsFiles::in_dir(out, cn);
     write_secret(&files.key, &node.key)?;
     fs::write(&files.cert, &node.cert).map_err(io(&files.cert))?;
     fs::write(&files.ca, ca_cert).map_err(io(&files.ca))?;

@@ -54,11 +54,7 @@ pub struct RouterArgs {
 fn config(args: &RouterArgs) -> anyhow::Result<zenoh::Config> {
     let mut config = presets::router(&args.listen, &args.connect)?;
     if let (Some(dir), Some(cn)) = (&args.tls, &args.cn) {
-        let files = TlsFiles {
-            ca: dir.join("ca.pem"),
-            cert: dir.join(format!("{cn}.pem")),
-            key: dir.join(format!("{cn}.key")),
-        };
+        let files = TlsFiles::in_dir(dir, cn);
         for f in [&files.ca, &files.cert, &files.key] {
             anyhow::ensure!(
                 f.is_file(),

@@ -57,6 +57,14 @@ pub struct ServeArgs {
     /// certified RSU (checked against the trust bundle).
     #[arg(long)]
     root_pub: Option<PathBuf>,
+    /// Mutual TLS: the directory from `cloud-control tls issue --cn NAME --out DIR`
+    /// (DIR/ca.pem, DIR/NAME.pem, DIR/NAME.key); endpoints must then be tls/HOST:PORT.
+    /// Overrides `[zenoh.tls]` of the file.
+    #[arg(long, requires = "cn")]
+    tls: Option<PathBuf>,
+    /// The cloud's certificate common name (with --tls): its identity in the router's ACL.
+    #[arg(long)]
+    cn: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +94,9 @@ struct ZenohFile {
     listen: Vec<String>,
     #[serde(default)]
     connect: Vec<String>,
+    /// `[zenoh.tls]`: `ca`, `cert`, `key` PEM files (mutual TLS).
+    #[serde(default)]
+    tls: Option<corridor_wire::presets::TlsFiles>,
 }
 
 fn parse_file(text: &str, path: &str) -> anyhow::Result<FileConfig> {
@@ -136,6 +147,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "peer" => corridor_wire::presets::peer(&listen, &connect)?,
         "client" => corridor_wire::presets::client(&connect)?,
         other => anyhow::bail!("zenoh mode `{other}`: expected peer or client"),
+    };
+    let tls = match (&args.tls, &args.cn) {
+        (Some(dir), Some(cn)) => Some(corridor_wire::presets::TlsFiles::in_dir(dir, cn)),
+        _ => file.zenoh.tls,
+    };
+    let zcfg = match &tls {
+        Some(files) => {
+            for f in [&files.ca, &files.cert, &files.key] {
+                anyhow::ensure!(f.is_file(), "zenoh TLS: {} not found (cloud-control tls issue)", f.display());
+            }
+            corridor_wire::presets::secure(zcfg, files)?
+        }
+        None => zcfg,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("tokio")?;
     rt.block_on(async move {

@@ -205,3 +205,114 @@ fn the_operator_commands_make_a_ca_certificates_and_a_router_config() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to overwrite"));
 }
+
+/// The services themselves over mutual TLS behind the ACL: an `RsuService` whose session comes
+/// from its config's `[zenoh.tls]`, fed by a sensor on its host (the RSU's identity), reaches a
+/// certified vehicle; `cloud-control serve --tls DIR --cn cloud` connects and answers the
+/// vehicle's catalog query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rsu_service_and_the_cloud_server_run_over_mutual_tls_behind_the_acl() {
+    use corridor_model::detection::SensorKind;
+    use corridor_model::{Clock, Detection, DetectionFrame, IntersectionState, ObjectClass, SensorId, SystemClock};
+    use corridor_wire::{decode, encode, Header, Limits, PayloadKind};
+    use roadside::config::{RsuConfig, ZenohSection, DEFAULT_CONFIG};
+
+    let pki = Pki::new();
+    let port = presets::free_loopback_port().unwrap();
+    let _router = router(&pki, port).await;
+    let mut cfg = RsuConfig::parse(DEFAULT_CONFIG, "default").unwrap();
+    cfg.zenoh = ZenohSection {
+        tls: Some(pki.identity("rsu-a")),
+        ..ZenohSection::new("client", vec![], vec![presets::loopback_tls(port)])
+    };
+    let rsu_session = zenoh::open(cfg.zenoh.to_zenoh().unwrap()).await.unwrap();
+    let rsu = roadside::RsuService::start(cfg, &rsu_session, Arc::new(SystemClock)).await.unwrap();
+
+    let veh = client(&pki.identity("veh-1"), port).await.unwrap();
+    let got: Arc<Mutex<Vec<IntersectionState>>> = Arc::default();
+    let g = got.clone();
+    let _sub = veh
+        .declare_subscriber(STATE)
+        .callback(move |s| {
+            if let Ok((_, state)) = decode::<IntersectionState>(&s.payload().to_bytes(), Limits::default()) {
+                g.lock().unwrap().push(state);
+            }
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // a lidar on the RSU's host publishes with the RSU's identity (the ACL lets only RSUs put
+    // under corridor/*/rsu/**)
+    let det = "corridor/demo/rsu/rsu-a/det/lidar-ne";
+    for i in 1..=30u64 {
+        #[allow(clippy::disallowed_methods, reason = "a live sensor stamps its frames with the wall clock")]
+        let t = SystemClock.now();
+        let f = DetectionFrame {
+            sensor: SensorId::new("lidar-ne").unwrap(),
+            kind: SensorKind::Lidar,
+            frame_seq: i,
+            capture_time: t,
+            detections: vec![Detection {
+                class: ObjectClass::Car,
+                class_confidence: 0.9,
+                position_m: nalgebra::Vector3::new(20.0, 0.0, -5.0),
+                position_cov: nalgebra::Matrix3::from_diagonal_element(0.0225),
+                velocity_mps: None,
+                heading_rad: None,
+                size_m: None,
+            }],
+        };
+        rsu_session
+            .put(det, encode(&Header::new(PayloadKind::Detections, "lidar-ne", i, t, t), &f).unwrap())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if got.lock().unwrap().iter().any(|s| !s.objects.is_empty()) {
+            break;
+        }
+    }
+    {
+        let states = got.lock().unwrap();
+        assert!(!states.is_empty(), "no state from the TLS RSU reached the vehicle");
+        assert!(states.iter().all(|s| s.rsu.as_str() == "rsu-a"));
+        assert!(states.iter().any(|s| !s.objects.is_empty()), "the RSU fused the lidar's car");
+    }
+    rsu.stop();
+
+    // the cloud server over TLS, as an operator runs it
+    pki.identity("cloud");
+    let data = tempfile::tempdir().unwrap();
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_cloud-control"))
+        .args(["serve", "--region", "demo", "--mode", "client"])
+        .args(["--connect", &presets::loopback_tls(port)])
+        .args(["--data-dir", &data.path().display().to_string()])
+        .args(["--tls", &pki.root.join("cloud").display().to_string(), "--cn", "cloud"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = serve.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(line.starts_with("cloud-control serving region demo"), "{line}");
+    let mut answered = false;
+    for _ in 0..20 {
+        let rx = veh.get(CATALOG).timeout(Duration::from_secs(1)).await.unwrap();
+        while let Ok(reply) = rx.recv_async().await {
+            answered |= reply.result().is_ok();
+        }
+        if answered {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(answered, "the TLS cloud answered the vehicle's catalog query");
+}

@@ -191,7 +191,7 @@ async fn one_run(seconds: u64, kind: Flood, pause_us: u64) -> Outcome {
         let mut cfg = RsuConfig::parse(DEFAULT_CONFIG, "default").unwrap();
         cfg.rsu = rsu.parse().unwrap();
         cfg.intersection = ix.parse().unwrap();
-        cfg.zenoh = ZenohSection { mode: "peer".into(), listen: vec![], connect: vec![presets::loopback_tcp(port)] };
+        cfg.zenoh = ZenohSection::new("peer", vec![], vec![presets::loopback_tcp(port)]);
         cfg.security = Some(sections[i].clone());
         let rs = peer().await;
         rsus.push((RsuService::start(cfg, &rs, Arc::new(SystemClock)).await.unwrap(), rs));

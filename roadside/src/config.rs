@@ -59,14 +59,29 @@ pub struct ZenohSection {
     /// Endpoints to connect to.
     #[serde(default)]
     pub connect: Vec<String>,
+    /// Mutual TLS (`[zenoh.tls]`: `ca`, `cert`, `key` PEM files from `cloud-control tls issue`;
+    /// the certificate's common name is this RSU's identity in the router's access-control
+    /// list). With it every endpoint must be `tls/HOST:PORT`. See docs/security.md §6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<corridor_wire::presets::TlsFiles>,
 }
 
 impl ZenohSection {
-    /// The zenoh config for this section (multicast scouting off).
+    /// A section without TLS.
+    pub fn new(mode: &str, listen: Vec<String>, connect: Vec<String>) -> Self {
+        ZenohSection { mode: mode.to_owned(), listen, connect, tls: None }
+    }
+
+    /// The zenoh config for this section (multicast scouting off; TLS-only with mutual
+    /// authentication when `tls` is set).
     pub fn to_zenoh(&self) -> Result<zenoh::Config, corridor_wire::presets::PresetError> {
-        match self.mode.as_str() {
+        let config = match self.mode.as_str() {
             "client" => corridor_wire::presets::client(&self.connect),
             _ => corridor_wire::presets::peer(&self.listen, &self.connect),
+        }?;
+        match &self.tls {
+            Some(files) => corridor_wire::presets::secure(config, files),
+            None => Ok(config),
         }
     }
 }
@@ -237,6 +252,24 @@ impl RsuConfig {
         if !matches!(self.zenoh.mode.as_str(), "peer" | "client") {
             return Err(field("zenoh.mode", format!("{:?}", self.zenoh.mode), "expected \"peer\" or \"client\""));
         }
+        if let Some(tls) = &self.zenoh.tls {
+            let sides = [("zenoh.listen", &self.zenoh.listen), ("zenoh.connect", &self.zenoh.connect)];
+            for (name, endpoints) in sides {
+                if let Some(bad) = endpoints.iter().find(|e| !e.starts_with("tls/")) {
+                    return Err(field(
+                        name,
+                        format!("{bad:?}"),
+                        "with [zenoh.tls] every endpoint must be tls/HOST:PORT",
+                    ));
+                }
+            }
+            for (name, file) in [("zenoh.tls.ca", &tls.ca), ("zenoh.tls.cert", &tls.cert), ("zenoh.tls.key", &tls.key)]
+            {
+                if file.as_os_str().is_empty() {
+                    return Err(field(name, "\"\"".into(), "must name a PEM file"));
+                }
+            }
+        }
         if self.rules.is_some() && self.map.is_none() {
             return Err(field("rules", format!("{:?}", self.rules), "rules need a `map` to be checked against"));
         }
@@ -306,6 +339,23 @@ mod tests {
     }
 
     #[test]
+    fn zenoh_tls_makes_a_mutual_tls_config() {
+        let text = DEFAULT_CONFIG
+            .replacen("listen = [\"tcp/127.0.0.1:7447\"]", "listen = [\"tls/localhost:7447\"]", 1)
+            .replacen(
+                "# [zenoh.tls]\n# ca = \"pki/rsu-a/ca.pem\"\n# cert = \"pki/rsu-a/rsu-a.pem\"\n# key = ",
+                "[zenoh.tls]\nca = \"pki/rsu-a/ca.pem\"\ncert = \"pki/rsu-a/rsu-a.pem\"\nkey = ",
+                1,
+            );
+        let cfg = RsuConfig::parse(&text, "x.toml").unwrap();
+        let tls = cfg.zenoh.tls.as_ref().unwrap();
+        assert_eq!(tls.key, std::path::Path::new("pki/rsu-a/rsu-a.key"));
+        let z = cfg.zenoh.to_zenoh().unwrap();
+        assert_eq!(z.get_json("transport/link/tls/enable_mtls").unwrap(), "true");
+        assert!(z.get_json("transport/link/tls/root_ca_certificate").unwrap().contains("pki/rsu-a/ca.pem"));
+    }
+
+    #[test]
     fn bad_values_name_file_and_field() {
         let cases = [
             ("rsu = \"rsu-a\"", "rsu = \"rsu/a\"", "rsu/a"),
@@ -318,6 +368,9 @@ mod tests {
             ("listen = [\"tcp/127.0.0.1:7447\"]", "listen = [\"nonsense\"]", "zenoh.listen"),
             ("# [cloud]\n# cache_dir = \"rsu-cache\"", "[cloud]\ncache_dir = \"\"", "cloud.cache_dir"),
             ("# [events]\n# stopped_after_s = 10.0", "[events]\nstopped_after_s = -1.0", "events.stopped_after_s"),
+            // TLS with a plain TCP endpoint, and a TLS table with an unknown field
+            ("# [zenoh.tls]\n# ca = ", "[zenoh.tls]\nca = ", "zenoh.listen"),
+            ("# [zenoh.tls]\n# ca = ", "[zenoh.tls]\npassword = \"x\"\nca = ", "password"),
         ];
         for (from, to, want) in cases {
             assert!(DEFAULT_CONFIG.contains(from), "{from}");

@@ -51,7 +51,7 @@ async fn rsu_and_vehicle_as_clients_of_a_router_process() {
     assert!(line.starts_with("router listening on"), "{line}");
 
     let mut cfg = common::rsu_config("rsu-a", "ix-a", port, false);
-    cfg.zenoh = ZenohSection { mode: "client".into(), listen: vec![], connect: vec![endpoint.clone()] };
+    cfg.zenoh = ZenohSection::new("client", vec![], vec![endpoint.clone()]);
     let rsu_session = zenoh::open(cfg.zenoh.to_zenoh().unwrap()).await.unwrap();
     let rsu = RsuService::start(cfg.clone(), &rsu_session, Arc::new(SystemClock)).await.unwrap();
     let vehicle = Vehicle::connect(

@@ -103,7 +103,7 @@ pub(crate) fn rsu_config(
         cloud: cache_dir.map(|cache_dir| CloudSection { cache_dir, fetch_timeout_ms: 2000, retry_ms: 500 }),
         events: Default::default(),
         security: None,
-        zenoh: ZenohSection { mode: "peer".into(), listen: vec![], connect: vec![hub_ep.to_owned()] },
+        zenoh: ZenohSection::new("peer", vec![], vec![hub_ep.to_owned()]),
         sensors,
     })
 }

@@ -138,7 +138,7 @@ pub fn rsu_config(rsu: &str, endpoint: &str, cache_dir: &Path) -> RsuConfig {
     cfg.rsu = rsu.parse().unwrap();
     cfg.intersection = "ix-a".parse().unwrap();
     cfg.stats_period_ms = 200;
-    cfg.zenoh = ZenohSection { mode: "client".into(), listen: vec![], connect: vec![endpoint.to_owned()] };
+    cfg.zenoh = ZenohSection::new("client", vec![], vec![endpoint.to_owned()]);
     cfg.cloud = Some(CloudSection { cache_dir: cache_dir.to_owned(), fetch_timeout_ms: 1000, retry_ms: 500 });
     cfg.events.sensor_silent_s = 1.0;
     cfg

@@ -101,8 +101,10 @@ pub fn loopback_tls(port: u16) -> String {
     format!("tls/localhost:{port}")
 }
 
-/// A node's TLS material, as PEM files (`cloud-control tls ...` writes them).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A node's TLS material, as PEM files (`cloud-control tls ...` writes them). In a TOML
+/// config (the RSU's `[zenoh.tls]`) it is the table `{ ca = "..", cert = "..", key = ".." }`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TlsFiles {
     /// The operator's CA certificate: the only root a peer's certificate may chain to.
     pub ca: std::path::PathBuf,
@@ -110,6 +112,14 @@ pub struct TlsFiles {
     pub cert: std::path::PathBuf,
     /// This node's private key (PKCS#8 PEM).
     pub key: std::path::PathBuf,
+}
+
+impl TlsFiles {
+    /// The files `cloud-control tls issue --cn CN --out DIR` writes: `DIR/ca.pem`,
+    /// `DIR/CN.pem` and `DIR/CN.key`.
+    pub fn in_dir(dir: &std::path::Path, cn: &str) -> TlsFiles {
+        TlsFiles { ca: dir.join("ca.pem"), cert: dir.join(format!("{cn}.pem")), key: dir.join(format!("{cn}.key")) }
+    }
 }
 
 /// Makes `config` (a [`peer`], [`client`] or [`router`] preset) TLS-only with mutual

@@ -23,7 +23,7 @@ pub fn rsu_config(rsu: &str, intersection: &str, port: u16, json_mirror: bool) -
     cfg.intersection = intersection.parse().unwrap();
     cfg.json_mirror = json_mirror;
     cfg.stats_period_ms = 200;
-    cfg.zenoh = ZenohSection { mode: "peer".into(), listen: vec![], connect: vec![presets::loopback_tcp(port)] };
+    cfg.zenoh = ZenohSection::new("peer", vec![], vec![presets::loopback_tcp(port)]);
     cfg
 }
 
