@@ -244,7 +244,12 @@ async fn the_rsu_service_and_the_cloud_server_run_over_mutual_tls_behind_the_acl
 
     // a lidar on the RSU's host publishes with the RSU's identity (the ACL lets only RSUs put
     // under corridor/*/rsu/**)
-    let det = "corridor/demo/rsu/rsu-a/det/lidar-ne";
+    let det = corridor_wire::Key::Detections {
+        region: "demo".parse().unwrap(),
+        rsu: "rsu-a".parse().unwrap(),
+        sensor: "lidar-ne".parse().unwrap(),
+    }
+    .to_string();
     for i in 1..=30u64 {
         #[allow(clippy::disallowed_methods, reason = "a live sensor stamps its frames with the wall clock")]
         let t = SystemClock.now();
@@ -264,7 +269,7 @@ async fn the_rsu_service_and_the_cloud_server_run_over_mutual_tls_behind_the_acl
             }],
         };
         rsu_session
-            .put(det, encode(&Header::new(PayloadKind::Detections, "lidar-ne", i, t, t), &f).unwrap())
+            .put(&det, encode(&Header::new(PayloadKind::Detections, "lidar-ne", i, t, t), &f).unwrap())
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -137,3 +137,80 @@ async fn event_uploads_must_be_signed_by_a_certified_rsu() {
     cloud.stop();
     hub.close().await.unwrap();
 }
+
+/// An RSU with `[security] root` takes maps, rules and catalogs only from a cloud the region
+/// root certified: against a signing cloud it fetches the trust bundle (and caches it), then the
+/// signed catalog, map and rules; against a cloud that does not sign, it refuses everything
+/// (`unverified`) and runs without a map from the cloud.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rsu_with_the_root_accepts_only_what_a_certified_cloud_signed() {
+    let now = SystemClock.now();
+    let pki = Pki::new(now.add_secs_f64(-86_400.0), now.add_secs_f64(86_400.0)).unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let rsu_cert =
+        pki.store.certificates().find(|c| c.certificate().public_key == *pki.rsu_a.verifying_key()).unwrap().clone();
+    let section = roadside::security::SecuritySection {
+        key: keys.path().join("rsu-a.key"),
+        cert: keys.path().join("rsu-a.cert"),
+        root: Some(keys.path().join("root.pub")),
+        trust_bundle: None,
+    };
+    std::fs::write(&section.key, pki.rsu_a.to_pem().unwrap()).unwrap();
+    std::fs::write(&section.cert, rsu_cert.to_hex()).unwrap();
+    std::fs::write(keys.path().join("root.pub"), pki.root.verifying_key().to_pem().unwrap()).unwrap();
+    let cloud_cert =
+        pki.store.certificates().find(|c| c.certificate().public_key == *pki.cloud.verifying_key()).unwrap().clone();
+
+    for signed in [true, false] {
+        let port = presets::free_loopback_port().unwrap();
+        let endpoint = presets::loopback_tcp(port);
+        let hub = zenoh::open(presets::peer(std::slice::from_ref(&endpoint), &[]).unwrap()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = CloudConfig::new("demo".parse().unwrap(), dir.path().join("cloud"));
+        if signed {
+            cfg.identity = Some(CloudIdentity::new(pki.cloud.clone(), &cloud_cert).unwrap());
+            cfg.trust_bundle = Some(pki.bundle());
+        }
+        let cloud = CloudService::start(&hub, cfg, Arc::new(SystemClock)).await.unwrap();
+        let entry = cloud
+            .publish(
+                PublishRequest::from_files(
+                    "ix-a".parse().unwrap(),
+                    &common::ws("maps/demo-4arm/demo-4arm.net.xml"),
+                    Some(&common::ws("maps/demo-4arm/rules.toml")),
+                    None,
+                )
+                .unwrap(),
+            )
+            .unwrap();
+        let cache = dir.path().join("rsu-cache");
+        let mut rsu_cfg = common::rsu_config("rsu-a", &endpoint, &cache);
+        rsu_cfg.zenoh = roadside::config::ZenohSection::new("peer", vec![], vec![endpoint.clone()]);
+        rsu_cfg.security = Some(section.clone());
+        let session = zenoh::open(rsu_cfg.zenoh.to_zenoh().unwrap()).await.unwrap();
+        let rsu = roadside::RsuService::start(rsu_cfg, &session, Arc::new(SystemClock)).await.unwrap();
+        if signed {
+            common::wait_for(10.0, "the RSU to run the signed map from the cloud", || {
+                let s = rsu.stats();
+                s.map_source == "cloud" && s.map_version == entry.map_version.to_hex()
+            })
+            .await;
+            let s = rsu.stats();
+            assert_eq!(s.cloud.get("unverified").copied(), Some(0), "{:?}", s.cloud);
+            assert!(s.cloud.get("trust_updates").copied().unwrap_or(0) >= 1, "{:?}", s.cloud);
+            assert!(cache.join("trust.bundle").is_file(), "the trust bundle is cached on disk");
+        } else {
+            common::wait_for(10.0, "the RSU to refuse the unsigned catalog", || {
+                rsu.stats().cloud.get("unverified").copied().unwrap_or(0) >= 2
+            })
+            .await;
+            let s = rsu.stats();
+            assert_ne!(s.map_source, "cloud", "an unsigned map was taken");
+            assert_ne!(s.map_version, entry.map_version.to_hex());
+        }
+        rsu.stop();
+        session.close().await.unwrap();
+        cloud.stop();
+        hub.close().await.unwrap();
+    }
+}

@@ -140,10 +140,8 @@ async fn one_run(seconds: u64, kind: Flood, pause_us: u64) -> Outcome {
         )
         .issue(&root)
         .unwrap();
-        let section = SecuritySection {
-            key: tmp.path().join(format!("{rsu}.key")),
-            cert: tmp.path().join(format!("{rsu}.cert")),
-        };
+        let section =
+            SecuritySection::signing(tmp.path().join(format!("{rsu}.key")), tmp.path().join(format!("{rsu}.cert")));
         std::fs::write(&section.key, key.to_pem().unwrap()).unwrap();
         std::fs::write(&section.cert, cert.to_hex()).unwrap();
         trust.add_certificate(cert).unwrap();

@@ -11,6 +11,11 @@
 //! ```
 //! The sync never blocks the fusion thread: it builds the new [`MapKnowledge`]
 //! (import + rules check) on the blocking pool and sends it over a channel.
+//!
+//! With a [`CloudVerifier`] (`[security] root`), every catalog, map and rules envelope must be
+//! signed by a cloud key the region root certified before it is decoded (refusals counted as
+//! `unverified`; what is in force stays), and the sync fetches and follows the region's trust
+//! bundle on `corridor/{region}/cloud/trust` (counted as `trust_updates`).
 
 use corridor_model::{IntersectionId, MapVersion, RegionId};
 use corridor_wire::control::{Catalog, MapBundle, RulesBundle};
@@ -21,6 +26,7 @@ use std::time::Duration;
 
 use crate::cache::{Cache, CacheError, Current, BUNDLE_LIMITS};
 use crate::knowledge::MapKnowledge;
+use crate::security::CloudVerifier;
 
 /// Where the knowledge in force came from (reported in the stats as `map_source`).
 pub const SOURCE_CLOUD: &str = "cloud";
@@ -42,6 +48,10 @@ pub struct SyncCounters {
     pub cache_corrupt: AtomicU64,
     /// Bundles from the cloud that failed verification.
     pub bad_bundles: AtomicU64,
+    /// Catalogs, maps or rules refused because they were not signed by a certified cloud key.
+    pub unverified: AtomicU64,
+    /// New trust bundles imported (fetched or published).
+    pub trust_updates: AtomicU64,
 }
 
 /// A fetched, verified version ready to swap in.
@@ -61,6 +71,7 @@ pub struct CloudSync {
     timeout: Duration,
     in_force: Option<Current>,
     revision: u64,
+    verifier: Option<Arc<CloudVerifier>>,
     /// Counters.
     pub counters: Arc<SyncCounters>,
 }
@@ -84,7 +95,59 @@ impl CloudSync {
         cache: Cache,
         timeout: Duration,
     ) -> Self {
-        Self { session, region, intersection, cache, timeout, in_force: None, revision: 0, counters: Arc::default() }
+        Self {
+            session,
+            region,
+            intersection,
+            cache,
+            timeout,
+            in_force: None,
+            revision: 0,
+            verifier: None,
+            counters: Arc::default(),
+        }
+    }
+
+    /// Requires every catalog, map and rules envelope to be signed by a certified cloud key.
+    pub fn set_verifier(&mut self, verifier: Arc<CloudVerifier>) {
+        self.verifier = Some(verifier);
+    }
+
+    /// Checks a cloud envelope when a verifier is set.
+    fn verify(&self, what: &str, bytes: &[u8]) -> Result<(), String> {
+        match &self.verifier {
+            Some(v) => v.check(bytes).map_err(|reason| {
+                self.counters.unverified.fetch_add(1, Ordering::Relaxed);
+                format!("{what}: refused ({reason}): not signed by a cloud key the region root certified")
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Imports a trust bundle (fetched or published) when a verifier is set.
+    fn import_trust(&self, bytes: &[u8]) {
+        if let Some(v) = &self.verifier {
+            match v.import(bytes) {
+                Ok(true) => {
+                    self.counters.trust_updates.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!("trust bundle from the cloud imported");
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "trust bundle from the cloud refused"),
+            }
+        }
+    }
+
+    /// Asks the cloud for the region's trust bundle (when verifying).
+    pub async fn fetch_trust(&self) {
+        if self.verifier.is_none() {
+            return;
+        }
+        let key = Key::Trust { region: self.region.clone() }.to_string();
+        match self.query(key).await {
+            Ok(bytes) => self.import_trust(&bytes),
+            Err(e) => tracing::debug!(error = %e, "trust bundle"),
+        }
     }
 
     /// Loads the versions in force from the cache (verified); a corrupt file is deleted and counted.
@@ -132,11 +195,13 @@ impl CloudSync {
     /// Asks the cloud for the catalog and, if the intersection's entry differs from what is in
     /// force, fetches and verifies the new version. `Ok(None)`: nothing to change.
     pub async fn poll(&mut self) -> Result<Option<Update>, String> {
+        self.fetch_trust().await;
         let key = Key::Catalog { region: self.region.clone() }.to_string();
         let bytes = self.query(key.clone()).await.map_err(|e| {
             self.counters.failures.fetch_add(1, Ordering::Relaxed);
             e.to_string()
         })?;
+        self.verify(&key, &bytes)?;
         match decode::<Catalog>(&bytes, BUNDLE_LIMITS) {
             Ok((_, c)) => self.handle_catalog(c).await,
             Err(e) => Err(format!("{key}: {e}")),
@@ -193,10 +258,14 @@ impl CloudSync {
             }
         }
         let map_bytes = self.bundle_bytes("map", &want.map, self.cache.map_path(&want.map)).await?;
+        self.verify("map bundle", &map_bytes)?;
         let rules_bytes = match want.rules {
             Some(v) => Some(self.bundle_bytes("rules", &v, self.cache.rules_path(&v)).await?),
             None => None,
         };
+        if let Some(b) = &rules_bytes {
+            self.verify("rules bundle", b)?;
+        }
         let (map_bytes2, rules_bytes2) = (map_bytes.clone(), rules_bytes.clone());
         let counters = Arc::clone(&self.counters);
         let knowledge = tokio::task::spawn_blocking(move || -> Result<MapKnowledge, String> {
@@ -233,17 +302,40 @@ impl CloudSync {
                 None
             }
         };
+        let trust_sub = match &self.verifier {
+            Some(_) => {
+                match self.session.declare_subscriber(Key::Trust { region: self.region.clone() }.to_string()).await {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        tracing::error!(error = %e, "trust subscriber");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
         let mut tick = tokio::time::interval(retry);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let result = tokio::select! {
                 _ = tick.tick() => self.poll().await,
                 s = async { match &sub { Some(s) => s.recv_async().await.ok(), None => std::future::pending().await } } => {
-                    match s.map(|s| decode::<Catalog>(&s.payload().to_bytes(), BUNDLE_LIMITS)) {
-                        Some(Ok((_, c))) => self.handle_catalog(c).await,
-                        Some(Err(e)) => Err(format!("catalog publication: {e}")),
+                    match s.map(|s| s.payload().to_bytes().into_owned()) {
+                        Some(bytes) => match self.verify("catalog publication", &bytes) {
+                            Ok(()) => match decode::<Catalog>(&bytes, BUNDLE_LIMITS) {
+                                Ok((_, c)) => self.handle_catalog(c).await,
+                                Err(e) => Err(format!("catalog publication: {e}")),
+                            },
+                            Err(e) => Err(e),
+                        },
                         None => Ok(None),
                     }
+                }
+                t = async { match &trust_sub { Some(s) => s.recv_async().await.ok(), None => std::future::pending().await } } => {
+                    if let Some(t) = t {
+                        self.import_trust(&t.payload().to_bytes());
+                    }
+                    Ok(None)
                 }
             };
             match result {

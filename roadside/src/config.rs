@@ -338,15 +338,17 @@ mod tests {
         assert_eq!(cfg.map_version(), MapVersion::default());
     }
 
+    const TLS_COMMENTED: &str =
+        "# [zenoh.tls]\n# ca = \"pki/rsu-a/ca.pem\"\n# cert = \"pki/rsu-a/rsu-a.pem\"\n# key = \"pki/rsu-a/rsu-a.key\"";
+    const TLS_ON: &str =
+        "[zenoh.tls]\nca = \"pki/rsu-a/ca.pem\"\ncert = \"pki/rsu-a/rsu-a.pem\"\nkey = \"pki/rsu-a/rsu-a.key\"";
+
     #[test]
     fn zenoh_tls_makes_a_mutual_tls_config() {
+        assert!(DEFAULT_CONFIG.contains(TLS_COMMENTED));
         let text = DEFAULT_CONFIG
             .replacen("listen = [\"tcp/127.0.0.1:7447\"]", "listen = [\"tls/localhost:7447\"]", 1)
-            .replacen(
-                "# [zenoh.tls]\n# ca = \"pki/rsu-a/ca.pem\"\n# cert = \"pki/rsu-a/rsu-a.pem\"\n# key = ",
-                "[zenoh.tls]\nca = \"pki/rsu-a/ca.pem\"\ncert = \"pki/rsu-a/rsu-a.pem\"\nkey = ",
-                1,
-            );
+            .replacen(TLS_COMMENTED, TLS_ON, 1);
         let cfg = RsuConfig::parse(&text, "x.toml").unwrap();
         let tls = cfg.zenoh.tls.as_ref().unwrap();
         assert_eq!(tls.key, std::path::Path::new("pki/rsu-a/rsu-a.key"));
@@ -368,9 +370,6 @@ mod tests {
             ("listen = [\"tcp/127.0.0.1:7447\"]", "listen = [\"nonsense\"]", "zenoh.listen"),
             ("# [cloud]\n# cache_dir = \"rsu-cache\"", "[cloud]\ncache_dir = \"\"", "cloud.cache_dir"),
             ("# [events]\n# stopped_after_s = 10.0", "[events]\nstopped_after_s = -1.0", "events.stopped_after_s"),
-            // TLS with a plain TCP endpoint, and a TLS table with an unknown field
-            ("# [zenoh.tls]\n# ca = ", "[zenoh.tls]\nca = ", "zenoh.listen"),
-            ("# [zenoh.tls]\n# ca = ", "[zenoh.tls]\npassword = \"x\"\nca = ", "password"),
         ];
         for (from, to, want) in cases {
             assert!(DEFAULT_CONFIG.contains(from), "{from}");
@@ -378,6 +377,13 @@ mod tests {
             let err = RsuConfig::parse(&text, "x.toml").unwrap_err().to_string();
             assert!(err.starts_with("x.toml: "), "{err}");
             assert!(err.contains(want), "{err} should name {want}");
+        }
+        // TLS with a plain TCP endpoint, and a TLS table with an unknown field
+        let bogus = TLS_ON.replacen("[zenoh.tls]", "[zenoh.tls]\npassword = \"x\"", 1);
+        for (to, want) in [(TLS_ON, "zenoh.listen"), (bogus.as_str(), "password")] {
+            let text = DEFAULT_CONFIG.replacen(TLS_COMMENTED, to, 1);
+            let err = RsuConfig::parse(&text, "x.toml").unwrap_err().to_string();
+            assert!(err.starts_with("x.toml: ") && err.contains(want), "{err} should name {want}");
         }
     }
 }

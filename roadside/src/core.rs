@@ -53,7 +53,8 @@ pub struct RsuStats {
     pub events_queued: u64,
     /// Map/rules switches to a new version since start.
     pub map_switches: u64,
-    /// Cloud sync counters (`catalogs`, `failures`, `cache_corrupt`, `bad_bundles`), set by the service.
+    /// Cloud sync counters (`catalogs`, `failures`, `cache_corrupt`, `bad_bundles`, `unverified`,
+    /// `trust_updates`), set by the service.
     pub cloud: BTreeMap<&'static str, u64>,
 }
 

@@ -111,6 +111,12 @@ impl RsuService {
             cache,
             Duration::from_millis(cloud.fetch_timeout_ms),
         );
+        if let Some(sec) = &config.security {
+            if let Some(v) = crate::security::load_cloud_verifier(sec, &cloud.cache_dir, Arc::clone(&clock))? {
+                tracing::info!("maps, rules and catalogs must be signed by a certified cloud key");
+                sync.set_verifier(Arc::new(v));
+            }
+        }
         if let Some(u) = sync.load_cache() {
             tracing::info!(map = %u.current.map.short(), "map and rules from the cache");
             core.swap_knowledge(u.knowledge, SOURCE_CACHE);
@@ -470,6 +476,8 @@ impl Worker {
                         ("switches", &c.switches),
                         ("cache_corrupt", &c.cache_corrupt),
                         ("bad_bundles", &c.bad_bundles),
+                        ("unverified", &c.unverified),
+                        ("trust_updates", &c.trust_updates),
                     ] {
                         snap.cloud.insert(name, v.load(Ordering::Relaxed));
                     }

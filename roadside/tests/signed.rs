@@ -85,7 +85,7 @@ fn ix(s: &str) -> IntersectionId {
 }
 
 fn write_identity(dir: &Path, name: &str, key: &SigningKey, cert: &SignedCertificate) -> SecuritySection {
-    let section = SecuritySection { key: dir.join(format!("{name}.key")), cert: dir.join(format!("{name}.cert")) };
+    let section = SecuritySection::signing(dir.join(format!("{name}.key")), dir.join(format!("{name}.cert")));
     std::fs::write(&section.key, key.to_pem().unwrap()).unwrap();
     std::fs::write(&section.cert, format!("{}\n", cert.to_hex())).unwrap();
     section

@@ -869,6 +869,10 @@ impl DemoPki {
         store.add_certificate(cloud_cert.clone())?;
         let cloud = cloud_control::CloudIdentity::new(cloud_key, &cloud_cert).map_err(|e| anyhow::anyhow!(e))?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        // the RSUs check the cloud's signatures against the root and follow its trust bundle
+        let root_path = dir.join("root.pub");
+        std::fs::write(&root_path, root.verifying_key().to_pem()?)
+            .with_context(|| format!("writing {}", root_path.display()))?;
         let mut rsus = Vec::new();
         for (k, ix) in intersections.iter().enumerate() {
             let key = SigningKey::generate(&mut rng);
@@ -885,7 +889,10 @@ impl DemoPki {
             let (key_path, cert_path) = (dir.join(format!("{}.key", ix.rsu)), dir.join(format!("{}.cert", ix.rsu)));
             std::fs::write(&key_path, key.to_pem()?).with_context(|| format!("writing {}", key_path.display()))?;
             std::fs::write(&cert_path, cert.to_hex()).with_context(|| format!("writing {}", cert_path.display()))?;
-            rsus.push(roadside::security::SecuritySection { key: key_path, cert: cert_path });
+            rsus.push(roadside::security::SecuritySection {
+                root: Some(root_path.clone()),
+                ..roadside::security::SecuritySection::signing(key_path, cert_path)
+            });
         }
         let bundle = corridor_security::export_bundle(&store);
         let config = corridor_security::GuardConfig { freshness: DEMO_FRESHNESS, ..Default::default() };

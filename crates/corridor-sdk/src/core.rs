@@ -76,6 +76,10 @@ impl MapVersions for AnyMap {
     }
 }
 
+/// The highest state rate an RSU is taken to publish at: a sequence jump larger than this rate
+/// times the capture-time gap is a re-based sequence (a restarted signing RSU), not lost states.
+pub const MAX_STATE_RATE_HZ: f64 = 1000.0;
+
 /// The security hook: checks a sample's bytes before they are decoded.
 ///
 /// Return `Err(label)` to drop the sample (counted under `label`, e.g. `bad_signature`,
@@ -129,7 +133,10 @@ pub enum Continuity {
         /// How many sequence numbers were skipped.
         missed: u64,
     },
-    /// The RSU restarted (sequence number reset with a newer capture time).
+    /// The RSU restarted: its sequence number went back with a newer capture time, or (a
+    /// signing RSU, whose sequence starts at its start time in microseconds so that replay
+    /// windows survive restarts) jumped ahead by more than it could have published in the time
+    /// since the last state (see [`MAX_STATE_RATE_HZ`]).
     Restart,
 }
 
@@ -374,8 +381,15 @@ impl StateCache {
                 }
             } else if state.seq > last + 1 {
                 let missed = state.seq - last - 1;
-                self.stats.gaps += missed;
-                continuity = Continuity::Gap { missed };
+                let elapsed_s = state.capture_time.secs_since(last_capture).max(0.0);
+                if missed as f64 > MAX_STATE_RATE_HZ * elapsed_s + 1.0 {
+                    // more states than any RSU publishes in that time: a new sequence base
+                    self.stats.restarts += 1;
+                    continuity = Continuity::Restart;
+                } else {
+                    self.stats.gaps += missed;
+                    continuity = Continuity::Gap { missed };
+                }
             }
         }
         self.last_seq.insert(source, (state.seq, state.capture_time));
@@ -458,6 +472,17 @@ mod tests {
         let u = c.handle_sample(&k, &b, Timestamp::EPOCH).unwrap();
         assert_eq!((u.state.seq, u.continuity), (0, Continuity::Restart));
         assert_eq!(c.stats().restarts, 1);
+        // a signing RSU restarts with its sequence based on its start time (us): a jump far
+        // beyond what it could publish in the 0.5 s since the last state is a restart too
+        let base = 1_795_399_200_000_000u64;
+        let (k, b) = msg("a", base, 9.5);
+        let u = c.handle_sample(&k, &b, Timestamp::EPOCH).unwrap();
+        assert_eq!(u.continuity, Continuity::Restart);
+        // while a few states lost on the way are a gap
+        let (k, b) = msg("a", base + 4, 9.9);
+        let u = c.handle_sample(&k, &b, Timestamp::EPOCH).unwrap();
+        assert_eq!(u.continuity, Continuity::Gap { missed: 3 });
+        assert_eq!((c.stats().restarts, c.stats().gaps), (2, 3));
     }
 
     struct RejectAll;

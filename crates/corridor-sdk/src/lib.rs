@@ -142,7 +142,9 @@ pub mod trust;
 #[cfg(feature = "zenoh")]
 pub mod vehicle;
 
-pub use crate::core::{Continuity, DropReason, Refusal, SampleVerifier, SdkStats, StateCache, StateUpdate};
+pub use crate::core::{
+    Continuity, DropReason, Refusal, SampleVerifier, SdkStats, StateCache, StateUpdate, MAX_STATE_RATE_HZ,
+};
 pub use crate::corridor::{Corridor, CorridorConfig, FetchRequest, QueryError, StatusEvent, Usability};
 pub use crate::knowledge::{Knowledge, KnowledgeError, MapStore};
 pub use crate::query::{
