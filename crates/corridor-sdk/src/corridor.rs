@@ -417,7 +417,9 @@ impl Corridor {
         self.status.pop_front()
     }
 
-    /// Counts a sample dropped before it was handled (e.g. [`DropReason::QueueFull`]).
+    /// Counts a sample dropped before it was handled (e.g. [`DropReason::QueueFull`]; only the
+    /// zenoh adapter's intake queue drops samples before the core sees them).
+    #[cfg(feature = "zenoh")]
     pub(crate) fn count_dropped(&mut self, reason: DropReason) {
         self.cache.count(Err(reason));
     }
