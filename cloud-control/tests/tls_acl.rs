@@ -15,6 +15,8 @@ use cloud_control::pki;
 use corridor_wire::presets::{self, AclIdentities, TlsFiles};
 use zenoh::Wait;
 
+mod common;
+
 const STATE: &str = "corridor/demo/ix/ix-a/state";
 const MAP: &str = "corridor/demo/map/ix-a";
 const CATALOG: &str = "corridor/demo/catalog";
@@ -212,9 +214,8 @@ fn the_operator_commands_make_a_ca_certificates_and_a_router_config() {
 /// vehicle's catalog query.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rsu_service_and_the_cloud_server_run_over_mutual_tls_behind_the_acl() {
-    use corridor_model::detection::SensorKind;
-    use corridor_model::{Clock, Detection, DetectionFrame, IntersectionState, ObjectClass, SensorId, SystemClock};
-    use corridor_wire::{decode, encode, Header, Limits, PayloadKind};
+    use corridor_model::{Clock, IntersectionState, SystemClock};
+    use corridor_wire::{decode, Limits};
     use roadside::config::{RsuConfig, ZenohSection, DEFAULT_CONFIG};
 
     let pki = Pki::new();
@@ -253,25 +254,7 @@ async fn the_rsu_service_and_the_cloud_server_run_over_mutual_tls_behind_the_acl
     for i in 1..=30u64 {
         #[allow(clippy::disallowed_methods, reason = "a live sensor stamps its frames with the wall clock")]
         let t = SystemClock.now();
-        let f = DetectionFrame {
-            sensor: SensorId::new("lidar-ne").unwrap(),
-            kind: SensorKind::Lidar,
-            frame_seq: i,
-            capture_time: t,
-            detections: vec![Detection {
-                class: ObjectClass::Car,
-                class_confidence: 0.9,
-                position_m: nalgebra::Vector3::new(20.0, 0.0, -5.0),
-                position_cov: nalgebra::Matrix3::from_diagonal_element(0.0225),
-                velocity_mps: None,
-                heading_rad: None,
-                size_m: None,
-            }],
-        };
-        rsu_session
-            .put(&det, encode(&Header::new(PayloadKind::Detections, "lidar-ne", i, t, t), &f).unwrap())
-            .await
-            .unwrap();
+        rsu_session.put(&det, common::lidar_frame(i, t)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         if got.lock().unwrap().iter().any(|s| !s.objects.is_empty()) {
             break;

@@ -29,9 +29,10 @@ import json
 import os
 import sys
 
-import motmetrics as mm
 import numpy as np
 import pandas as pd
+
+from motmetrics_score import accumulate  # the same accumulation as the scorer the tests compare
 
 LOOKBACK = 30  # frames (3 s)
 
@@ -49,18 +50,10 @@ def main() -> int:
     rp_path = os.path.join(args.dir, "replays.csv")
     replays = pd.read_csv(rp_path) if os.path.exists(rp_path) else None
 
-    acc = mm.MOTAccumulator(auto_id=False)
-    frames = sorted(set(gt["frame"].tolist()) | set(tr["frame"].tolist()))
+    acc = accumulate(gt, tr, args.threshold)
     g_by = {f: d for f, d in gt.groupby("frame")}
     t_by = {f: d for f, d in tr.groupby("frame")}
     empty = gt.iloc[0:0]
-    for f in frames:
-        g = g_by.get(f, empty)
-        t = t_by.get(f, empty)
-        d = mm.distances.norm2squared_matrix(
-            g[["x", "y"]].to_numpy(dtype=float), t[["x", "y"]].to_numpy(dtype=float), max_d2=args.threshold**2
-        )
-        acc.update(g["id"].astype(int).tolist(), t["id"].astype(int).tolist(), d, frameid=int(f))
     ev = acc.mot_events.reset_index()
     matches = ev[ev["Type"].isin(["MATCH", "SWITCH"])]
     # (frame, hid) -> oid and (frame, oid) -> hid

@@ -20,14 +20,8 @@ import numpy as np
 import pandas as pd
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("gt")
-    ap.add_argument("tracks")
-    ap.add_argument("--threshold", type=float, default=2.0)
-    args = ap.parse_args()
-    gt = pd.read_csv(args.gt)
-    tr = pd.read_csv(args.tracks)
+def accumulate(gt, tr, threshold):
+    """One motmetrics accumulator over every frame present in either table (as score.rs does)."""
     acc = mm.MOTAccumulator(auto_id=False)
     frames = sorted(set(gt["frame"].tolist()) | set(tr["frame"].tolist()))
     g_by = {f: d for f, d in gt.groupby("frame")}
@@ -37,9 +31,21 @@ def main() -> int:
         g = g_by.get(f, empty)
         t = t_by.get(f, empty)
         d = mm.distances.norm2squared_matrix(
-            g[["x", "y"]].to_numpy(dtype=float), t[["x", "y"]].to_numpy(dtype=float), max_d2=args.threshold**2
+            g[["x", "y"]].to_numpy(dtype=float), t[["x", "y"]].to_numpy(dtype=float), max_d2=threshold**2
         )
         acc.update(g["id"].astype(int).tolist(), t["id"].astype(int).tolist(), d, frameid=int(f))
+    return acc
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("gt")
+    ap.add_argument("tracks")
+    ap.add_argument("--threshold", type=float, default=2.0)
+    args = ap.parse_args()
+    gt = pd.read_csv(args.gt)
+    tr = pd.read_csv(args.tracks)
+    acc = accumulate(gt, tr, args.threshold)
     mh = mm.metrics.create()
     names = ["num_frames", "mota", "idf1", "num_switches", "num_false_positives", "num_misses",
              "num_objects", "num_matches", "num_unique_objects"]

@@ -148,6 +148,27 @@ pub async fn client(endpoint: &str) -> zenoh::Session {
     zenoh::open(presets::client(&[endpoint.to_owned()]).unwrap()).await.unwrap()
 }
 
+/// One encoded lidar-ne frame number `seq` captured at `t`: a car 20 m ahead of the sensor
+/// (near the default intersection's centre).
+pub fn lidar_frame(seq: u64, t: corridor_model::Timestamp) -> Vec<u8> {
+    let f = DetectionFrame {
+        sensor: SensorId::new("lidar-ne").unwrap(),
+        kind: SensorKind::Lidar,
+        frame_seq: seq,
+        capture_time: t,
+        detections: vec![Detection {
+            class: ObjectClass::Car,
+            class_confidence: 0.9,
+            position_m: Vector3::new(20.0, 0.0, -5.0),
+            position_cov: Matrix3::from_diagonal_element(0.0225),
+            velocity_mps: None,
+            heading_rad: None,
+            size_m: None,
+        }],
+    };
+    encode(&Header::new(PayloadKind::Detections, "lidar-ne", seq, t, t), &f).unwrap()
+}
+
 /// Publishes one lidar-ne frame (a car near the centre) every 100 ms while `on` is set.
 pub fn feed(session: zenoh::Session, rsu: &str, on: Arc<std::sync::atomic::AtomicBool>) -> std::thread::JoinHandle<()> {
     let key = Key::Detections {
@@ -163,23 +184,7 @@ pub fn feed(session: zenoh::Session, rsu: &str, on: Arc<std::sync::atomic::Atomi
                 i += 1;
                 #[allow(clippy::disallowed_methods)]
                 let t = SystemClock.now();
-                let f = DetectionFrame {
-                    sensor: SensorId::new("lidar-ne").unwrap(),
-                    kind: SensorKind::Lidar,
-                    frame_seq: i,
-                    capture_time: t,
-                    detections: vec![Detection {
-                        class: ObjectClass::Car,
-                        class_confidence: 0.9,
-                        position_m: Vector3::new(20.0, 0.0, -5.0),
-                        position_cov: Matrix3::from_diagonal_element(0.0225),
-                        velocity_mps: None,
-                        heading_rad: None,
-                        size_m: None,
-                    }],
-                };
-                let h = Header::new(PayloadKind::Detections, "lidar-ne", i, t, t);
-                if publisher.put(encode(&h, &f).unwrap()).wait().is_err() {
+                if publisher.put(lidar_frame(i, t)).wait().is_err() {
                     return;
                 }
             }
