@@ -6,7 +6,7 @@
 //!   full? count `queue_full`, drop the new one     drain, handle_timeout, poll_state
 //!                                                  encode + put(state), put(json), put(stats)
 //! ```
-//! The callbacks do no work beyond a copy and a `try_send`, so a flood on an
+//! The callbacks do no work beyond a reference count and a `try_send`, so a flood on an
 //! input key cannot stall zenoh's receive path; the bounded queue caps memory
 //! and the `queue_full` counter makes the flood visible. One thread owns the
 //! core, so the fusion needs no locks and a map switch happens between frames.
@@ -56,7 +56,9 @@ pub enum StartError {
 }
 
 /// One input sample: receive time, key, payload.
-type Input = (Timestamp, String, Vec<u8>);
+/// The payload travels as zenoh's reference-counted `ZBytes` (no copy in the callback); the
+/// fusion thread reads it as one slice (`to_bytes`, borrowed when the payload is contiguous).
+type Input = (Timestamp, String, zenoh::bytes::ZBytes);
 
 /// Commands to the fusion thread besides input.
 enum Control {
@@ -206,7 +208,7 @@ impl RsuService {
                 .declare_subscriber(selector)
                 .callback(move |sample| {
                     let input =
-                        (clock.now(), sample.key_expr().as_str().to_owned(), sample.payload().to_bytes().into_owned());
+                        (clock.now(), sample.key_expr().as_str().to_owned(), sample.payload().clone());
                     if let Err(TrySendError::Full(_)) = tx.try_send(input) {
                         queue_full.fetch_add(1, Ordering::Relaxed);
                     }
@@ -438,10 +440,10 @@ impl Worker {
             }
             let started = std::time::Instant::now();
             if let Some((t, key, bytes)) = first {
-                self.core.handle_sample(t, &key, &bytes);
+                self.core.handle_sample(t, &key, &bytes.to_bytes());
                 // drain what else is already queued, so one state covers it all
                 while let Ok((t, key, bytes)) = self.rx.try_recv() {
-                    self.core.handle_sample(t, &key, &bytes);
+                    self.core.handle_sample(t, &key, &bytes.to_bytes());
                 }
             }
             let now = self.clock.now();

@@ -25,6 +25,11 @@ pub enum SensorKind {
     Radar,
 }
 
+impl SensorKind {
+    /// Every kind, in wire order (the flat detection frame writes a kind as its index here).
+    pub const ALL: [SensorKind; 3] = [SensorKind::Lidar, SensorKind::Camera, SensorKind::Radar];
+}
+
 /// One detected object in the sensor frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Detection {

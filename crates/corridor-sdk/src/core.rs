@@ -103,6 +103,20 @@ pub trait SampleVerifier: Send {
         self.verify(key, bytes, now).map_err(Refusal::Rejected)
     }
 
+    /// Checks a **state** sample like [`SampleVerifier::verify_with_maps`]; a verifier that
+    /// decoded the state to check it returns it, so the SDK does not decode the same bytes a
+    /// second time (about as long as the decode itself: 12 us for 200 objects). Default: the
+    /// check alone, `None` (the SDK decodes).
+    fn verify_state(
+        &mut self,
+        key: &str,
+        bytes: &[u8],
+        now: Timestamp,
+        maps: &dyn MapVersions,
+    ) -> Result<Option<(Header, IntersectionState)>, Refusal> {
+        self.verify_with_maps(key, bytes, now, maps).map(|()| None)
+    }
+
     /// Checks a reply from cloud-control (map, rules bundle) before it is imported.
     /// Default: accept (the content hash is still checked against the version asked for).
     fn verify_cloud(&mut self, _bytes: &[u8], _now: Timestamp) -> Result<(), &'static str> {
@@ -288,6 +302,28 @@ impl StateCache {
         }
     }
 
+    /// [`StateCache::verify`] for a state sample, keeping what the verifier decoded.
+    fn verify_state(
+        &mut self,
+        key: &str,
+        bytes: &[u8],
+        now: Timestamp,
+        maps: &dyn MapVersions,
+    ) -> Result<Option<(Header, IntersectionState)>, DropReason> {
+        let Some(v) = &mut self.verifier else { return Ok(None) };
+        match v.verify_state(key, bytes, now, maps) {
+            Ok(decoded) => {
+                self.stats.verified += 1;
+                Ok(decoded)
+            }
+            Err(Refusal::Rejected(label)) => {
+                self.stats.unverified += 1;
+                Err(DropReason::Unverified(label))
+            }
+            Err(Refusal::MapUnknown(v)) => Err(DropReason::MapUnknown(v)),
+        }
+    }
+
     /// The security hook, if set.
     pub(crate) fn verifier_mut(&mut self) -> Option<&mut (dyn SampleVerifier + 'static)> {
         self.verifier.as_deref_mut()
@@ -362,9 +398,12 @@ impl StateCache {
         if !self.subscribed.contains(&intersection) {
             return Err(DropReason::NotSubscribed);
         }
-        self.verify(key, bytes, now, maps)?;
-        let (header, state): (Header, IntersectionState) =
-            decode(bytes, self.limits).map_err(|e| DropReason::Decode(e.reason()))?;
+        let checked = self.verify_state(key, bytes, now, maps)?;
+        let (header, state): (Header, IntersectionState) = match checked {
+            // the verifier decoded (and validated) these very bytes; the SDK's size limit still holds
+            Some(decoded) if bytes.len() <= self.limits.max_message_bytes => decoded,
+            _ => decode(bytes, self.limits).map_err(|e| DropReason::Decode(e.reason()))?,
+        };
         if state.intersection != intersection {
             return Err(DropReason::KeyMismatch);
         }

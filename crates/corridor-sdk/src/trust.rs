@@ -36,12 +36,12 @@
 
 use std::path::Path;
 
-use corridor_model::Timestamp;
+use corridor_model::{IntersectionState, Timestamp};
 use corridor_security::{
     import_bundle, CanonError, Counters, GuardConfig, ImportReport, MapVersions, Rejection, StateGuard, TrustStore,
     VerifyingKey,
 };
-use corridor_wire::Key;
+use corridor_wire::{Header, Key};
 
 use crate::core::{AnyMap, Refusal, SampleVerifier};
 
@@ -169,6 +169,23 @@ impl SampleVerifier for TrustVerifier {
                 self.guard.check_event(now, &intersection, bytes, true).map(|_| ()).map_err(refusal)
             }
             _ => Err(Refusal::Rejected("bad_key")),
+        }
+    }
+
+    fn verify_state(
+        &mut self,
+        key: &str,
+        bytes: &[u8],
+        now: Timestamp,
+        maps: &dyn MapVersions,
+    ) -> Result<Option<(Header, IntersectionState)>, Refusal> {
+        match Key::parse(key) {
+            Ok(Key::State { intersection, .. }) => self
+                .guard
+                .check_state(now, &intersection, bytes, maps)
+                .map(|v| Some((v.header, v.state)))
+                .map_err(refusal),
+            _ => self.verify_with_maps(key, bytes, now, maps).map(|()| None),
         }
     }
 

@@ -2,10 +2,10 @@
 //!
 //! bincode 2.0.1 (pinned: 3.0.0 is a tombstone and RUSTSEC-2025-0141 marks the
 //! crate unmaintained) with the `standard` config (little endian, varint
-//! integers). Most payloads go through bincode's serde integration; the
-//! intersection state, the hot message, has a flat wire form written with
-//! bincode's native `Encode`/`BorrowDecode` (see `codec/flat.rs` for the layout
-//! and why). Both were measured against bitcode in `benches/codec.rs` (see
+//! integers). Most payloads go through bincode's serde integration; the two
+//! hot messages, the intersection state and the sensors' detection frames, have
+//! a flat wire form written with bincode's native `Encode`/`BorrowDecode` (see
+//! `codec/flat.rs` for the layouts and why). Both were measured against bitcode in `benches/codec.rs` (see
 //! BENCHMARKS.md); swapping codecs means changing this module only.
 //!
 //! Decoding is strict and never panics:
@@ -98,6 +98,14 @@ impl WirePayload for IntersectionState {
 
 impl WirePayload for DetectionFrame {
     const KIND: PayloadKind = PayloadKind::Detections;
+
+    fn encode_payload(&self, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
+        flat::encode_frame(self, buf)
+    }
+
+    fn decode_payload(bytes: &[u8]) -> Result<(Self, usize), DecodeError> {
+        flat::decode_frame(bytes)
+    }
 }
 
 impl WirePayload for SignalFrame {

@@ -206,7 +206,87 @@ fn arb_state() -> impl Strategy<Value = IntersectionState> {
     )
 }
 
+fn arb_detection() -> impl Strategy<Value = corridor_model::Detection> {
+    (
+        0usize..ObjectClass::ALL.len(),
+        0.0f32..=1.0,
+        (-300.0f64..300.0, -300.0f64..300.0, -10.0f64..10.0),
+        proptest::array::uniform9(0.0f64..4.0),
+        proptest::option::of((-40.0f64..40.0, -40.0f64..40.0, -2.0f64..2.0)),
+        proptest::option::of(-3.2f64..3.2),
+        proptest::option::of((0.1f32..20.0, 0.1f32..4.0, 0.1f32..5.0)),
+    )
+        .prop_map(|(class, conf, p, cov, v, h, s)| corridor_model::Detection {
+            class: ObjectClass::ALL[class],
+            class_confidence: conf,
+            position_m: Vector3::new(p.0, p.1, p.2),
+            position_cov: nalgebra::Matrix3::from_column_slice(&cov),
+            velocity_mps: v.map(|v| Vector3::new(v.0, v.1, v.2)),
+            heading_rad: h,
+            size_m: s.map(|s| Size3::new(s.0, s.1, s.2)),
+        })
+}
+
+fn arb_frame() -> impl Strategy<Value = DetectionFrame> {
+    (proptest::collection::vec(arb_detection(), 0..30), 0usize..3, any::<u64>(), any::<i64>()).prop_map(
+        |(detections, kind, seq, t)| DetectionFrame {
+            sensor: corridor_model::SensorId::new("cam-ne").unwrap(),
+            kind: corridor_model::detection::SensorKind::ALL[kind],
+            frame_seq: seq,
+            capture_time: Timestamp::from_unix_ns(t),
+            detections,
+        },
+    )
+}
+
+#[test]
+fn a_200_detection_frame_round_trips_and_truncations_are_refused() {
+    let frame = sample::detection_frame(200, 5);
+    let bytes = encode(&header(PayloadKind::Detections), &frame).unwrap();
+    let (_, back): (Header, DetectionFrame) = decode(&bytes, Limits::default()).unwrap();
+    assert_eq!(back, frame);
+    let small = encode(&header(PayloadKind::Detections), &sample::detection_frame(3, 5)).unwrap();
+    for len in 0..small.len() {
+        let err = decode::<DetectionFrame>(&small[..len], Limits::default()).unwrap_err();
+        assert!(matches!(err, DecodeError::Truncated { .. }), "len {len}: {err}");
+    }
+}
+
+#[test]
+fn a_detection_with_an_unknown_class_or_sensor_kind_is_a_typed_error() {
+    let frame = sample::detection_frame(1, 5);
+    let bytes = encode(&header(PayloadKind::Detections), &frame).unwrap();
+    // payload: sensor str (u64 len + bytes), kind u8, seq u64, capture i64, len u64, class u8
+    let payload = bytes.len() - (8 + frame.sensor.as_str().len() + 1 + 8 + 8 + 8 + 1 + 100 + 1 + 9 + 13);
+    let kind_at = payload + 8 + frame.sensor.as_str().len();
+    let mut b = bytes.clone();
+    b[kind_at] = 9;
+    let err = decode::<DetectionFrame>(&b, Limits::default()).unwrap_err();
+    assert!(err.to_string().contains("unknown sensor kind 9"), "{err}");
+    let mut b = bytes;
+    b[kind_at + 1 + 8 + 8 + 8] = 200;
+    let err = decode::<DetectionFrame>(&b, Limits::default()).unwrap_err();
+    assert!(err.to_string().contains("detection 0: unknown class 200"), "{err}");
+}
+
 proptest! {
+    #[test]
+    fn any_detection_frame_round_trips(frame in arb_frame(), seq in any::<u64>()) {
+        let h = Header::new(PayloadKind::Detections, "cam-ne", seq, frame.capture_time, frame.capture_time);
+        let bytes = encode(&h, &frame).unwrap();
+        let (h2, back): (Header, DetectionFrame) = decode(&bytes, Limits::default()).unwrap();
+        prop_assert_eq!(h2, h);
+        prop_assert_eq!(back, frame);
+    }
+
+    #[test]
+    fn mutated_detection_frames_never_panic(i in 0usize..4000, v in any::<u8>()) {
+        let mut b = encode(&header(PayloadKind::Detections), &sample::detection_frame(8, 2)).unwrap();
+        let i = i % b.len();
+        b[i] = v;
+        let _ = decode::<DetectionFrame>(&b, Limits::default());
+    }
+
     #[test]
     fn any_state_round_trips(state in arb_state(), seq in any::<u64>()) {
         let h = Header::new(PayloadKind::IntersectionState, "rsu-p", seq, state.capture_time, state.publish_time);
