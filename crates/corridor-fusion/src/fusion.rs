@@ -60,6 +60,10 @@ struct Lost {
     fix: (Vector2<f64>, Vector2<f64>),
 }
 
+/// Above this speed a lost and a new track have a direction to compare (re-identification
+/// refuses a new track moving against the lost one's direction), m/s.
+const REID_MOVING_MPS: f64 = 0.5;
+
 /// The most lost tracks kept for re-identification (the oldest go first).
 const MAX_LOST: usize = 128;
 
@@ -909,6 +913,8 @@ impl Fusion {
             tr.duplicate_frames = 0;
             let class = tr.class().0;
             let p = tr.position_guess(t);
+            let g = &tr.imm.models[0].x;
+            let v_new = Vector2::new(g[2], g[3]);
             let mut best: Option<usize> = None;
             let mut n_in_gate = 0;
             for (i, l) in self.lost.iter().enumerate() {
@@ -917,6 +923,11 @@ impl Fusion {
                 }
                 let dt = t.secs_since(l.last_updated);
                 let (p0, v) = l.fix;
+                // motion consistency: an object moving the other way is another object (an
+                // outbound car lost at the edge of the area, an inbound one born there)
+                if v.norm() > REID_MOVING_MPS && v_new.norm() > REID_MOVING_MPS && v.dot(&v_new) < 0.0 {
+                    continue;
+                }
                 let p1 = p0 + v * dt;
                 // distance from p to the segment p0 -> p1
                 let seg = p1 - p0;
