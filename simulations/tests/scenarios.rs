@@ -38,10 +38,10 @@ fn assert_acceptance(report: &serde_json::Value) {
     assert!(mota >= 0.90, "MOTA {mota}: {s}");
     assert!(idf1 >= 0.90, "IDF1 {idf1}: {s}");
     // the target is <= 1 per 100 ground-truth tracks; what holds today over the full
-    // 90/60 s runs (docs/scenarios.md, "ID switches": 7/95, 4/81, 0/49, 0/67) and over these
-    // windows (dense-4arm 2/46 in 20 s: a walker passing through a standing pedestrian) is
-    // guarded here at <= 1 per 12
-    assert!(idsw * 12 <= gt_ids.max(12), "{idsw} ID switches for {gt_ids} ground-truth tracks: {s}");
+    // 90/60 s runs (docs/scenarios.md, "ID switches": 3/95, 3/81, 0/49, 0/67 with
+    // re-identification) and over these windows (dense-4arm 2/46 in 20 s: a walker passing
+    // through a standing pedestrian, the one swap left) is guarded here at <= 1 per 20
+    assert!(idsw * 20 <= gt_ids.max(20), "{idsw} ID switches for {gt_ids} ground-truth tracks: {s}");
 }
 
 #[test]

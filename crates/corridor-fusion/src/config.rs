@@ -158,6 +158,21 @@ pub struct FusionConfig {
     /// miss, so two pedestrians passing within a metre coast through on their own velocities
     /// instead of trading identities (default 3.0; 0 disables). See `assoc::ambiguous_matches`.
     pub ambiguity_margin_d2: f64,
+    /// Close encounter: a published track's assigned detection is also ambiguous when another
+    /// published track gates it and the two tracks' predicted positions are within this
+    /// squared Mahalanobis distance of each other on the detection's covariance (e.g. 9: within
+    /// 3 sigma of the sensor's noise the detection cannot say which of the two it is; 0.45 m for
+    /// lidar). Default 0 (off): measured on the built-in scenarios it did not reduce ID
+    /// switches and added false tracks (docs/scenarios.md, "ID switches"). A walker passing 1 cm from a standing pedestrian makes both tracks'
+    /// costs differ by noise alone, beyond any cost margin. 0 disables.
+    pub encounter_d2: f64,
+    /// What an ambiguous detection does. True: update its assigned track's position
+    /// only, holding the velocity and turn rate (`filter::update_position_held`), so each
+    /// track keeps its own motion through the encounter and two objects standing together
+    /// both stay updated (no coasting out, no duplicate deletion). False (default; measured
+    /// better on the built-in scenarios, fewer false tracks): it updates neither track and is
+    /// no miss for either (they coast on their own velocities).
+    pub hold_velocity_when_ambiguous: bool,
     /// Weight of a camera's class vote relative to lidar's (default camera 1.0, lidar 0.4,
     /// radar 0.2).
     pub class_weight: [f64; 3],
@@ -211,6 +226,27 @@ pub struct FusionConfig {
     /// After this many consecutive frames as a duplicate the younger track is deleted
     /// (default 4).
     pub duplicate_frames: u32,
+    /// Re-identification window, s (default 10; 0 disables). A published track that is deleted
+    /// (coasted out, lost its score, or removed as a duplicate) is kept, unpublished, in a
+    /// bounded *lost* pool for this long after its last update. A tentative track that is
+    /// confirmed where exactly one lost track of a compatible class could be by now (see
+    /// `reid_speed_mps`, `reid_min_gate_m`, `reid_max_gate_m`), and that was born after that
+    /// track's last update, continues it: it takes over its id and first-seen time. Ids are
+    /// still never given to a different object by design: the new track's own id was never
+    /// published, and two or more candidates in the gate mean no re-identification. This joins
+    /// track segments of one object across an occlusion longer than the coasting limits
+    /// (track-segment association / track stitching).
+    pub reid_window_s: f64,
+    /// How fast the re-identification gate grows with the time since the lost track's last
+    /// update, per class, m/s (default pedestrian 1.0, cyclist 3.0, car 3.0, bus/truck 3.0):
+    /// the spread of where the object may be beyond its constant-velocity path (it may have
+    /// stopped anywhere along that path, or changed speed by this much).
+    pub reid_speed_mps: PerClass,
+    /// Smallest radius of the re-identification gate, m (default 1.5).
+    pub reid_min_gate_m: f64,
+    /// Largest radius of the re-identification gate, m (default 7.0): beyond it the new track
+    /// is more likely another object than the lost one.
+    pub reid_max_gate_m: f64,
     /// A detection this close (squared Mahalanobis) to a live track does not start a new track
     /// (default 25: suppresses duplicates from camera range error).
     pub new_track_suppress_d2: f64,
@@ -254,6 +290,8 @@ impl Default for FusionConfig {
             gate_d2: 13.8,
             class_mismatch_cost: 4.0,
             ambiguity_margin_d2: 3.0,
+            encounter_d2: 0.0,
+            hold_velocity_when_ambiguous: false,
             class_weight: [0.4, 1.0, 0.2],
             confirm_m: 3,
             confirm_single_sensor_m: 5,
@@ -273,6 +311,10 @@ impl Default for FusionConfig {
             duplicate_d2: 4.0,
             duplicate_frames: 4,
             new_track_suppress_d2: 25.0,
+            reid_window_s: 10.0,
+            reid_speed_mps: PerClass { pedestrian: 1.0, cyclist: 3.0, car: 3.0, bus_truck: 3.0 },
+            reid_min_gate_m: 1.5,
+            reid_max_gate_m: 7.0,
         }
     }
 }
@@ -331,8 +373,12 @@ impl FusionConfig {
                 return err(field, &v, "must be finite and > 0");
             }
         }
-        let non_negative: [(&'static str, f64); 8] = [
+        let non_negative: [(&'static str, f64); 12] = [
+            ("reid_window_s", self.reid_window_s),
+            ("reid_min_gate_m", self.reid_min_gate_m),
+            ("reid_max_gate_m", self.reid_max_gate_m),
             ("ambiguity_margin_d2", self.ambiguity_margin_d2),
+            ("encounter_d2", self.encounter_d2),
             ("retrodiction_window_s", self.retrodiction_window_s),
             ("clock_offset_drift_sigma_s", self.clock_offset_drift_sigma_s),
             ("imm_switch_rate_hz", self.imm_switch_rate_hz),
@@ -351,6 +397,7 @@ impl FusionConfig {
             ("accel_sigma_mps2", &self.accel_sigma_mps2),
             ("yaw_accel_sigma_radps2", &self.yaw_accel_sigma_radps2),
             ("init_speed_sigma_mps", &self.init_speed_sigma_mps),
+            ("reid_speed_mps", &self.reid_speed_mps),
         ] {
             if [t.pedestrian, t.cyclist, t.car, t.bus_truck].iter().any(|v| !(v.is_finite() && *v > 0.0)) {
                 return err(field, t, "every class must be finite and > 0");

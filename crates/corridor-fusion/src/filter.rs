@@ -192,6 +192,27 @@ pub fn update_position(g: &Gaussian, z: &Vector2<f64>, r: &Matrix2<f64>) -> Opti
     Some((Gaussian { x, p: symmetrize(&p) }, log_l))
 }
 
+/// Position update that holds the velocity and turn rate: the gain's rows for `[vx, vy,
+/// omega]` are zeroed (a suboptimal gain, so the covariance takes the Joseph form
+/// `(I - K H) P (I - K H)^T + K R K^T`, which stays consistent for any gain). Used when the
+/// measurement cannot be told apart from another track's (a close encounter): the position
+/// follows the detections, the motion stays the track's own. `None` when `S` is singular.
+pub fn update_position_held(g: &Gaussian, z: &Vector2<f64>, r: &Matrix2<f64>) -> Option<Gaussian> {
+    let s = g.p.fixed_view::<2, 2>(0, 0) + r;
+    let s_inv = s.try_inverse()?;
+    let y = z - g.x.fixed_rows::<2>(0);
+    let mut k = SMatrix::<f64, 5, 2>::zeros();
+    k.fixed_view_mut::<2, 2>(0, 0).copy_from(&(g.p.fixed_view::<2, 2>(0, 0) * s_inv));
+    let x = g.x + k * y;
+    let mut a = Cov::identity();
+    a.fixed_view_mut::<5, 2>(0, 0).copy_from(&(SMatrix::<f64, 5, 2>::identity() - k));
+    let p = a * g.p * a.transpose() + k * r * k.transpose();
+    if !x.iter().chain(p.iter()).all(|v| v.is_finite()) {
+        return None;
+    }
+    Some(Gaussian { x, p: symmetrize(&p) })
+}
+
 /// The moment-matched mixture `w0 N(x0, P0) + w1 N(x1, P1)` (`w0 + w1 = 1`), given
 /// `spread = (x0 - x1)(x0 - x1)^T`.
 fn mix2(g: &[Gaussian; 2], w0: f64, w1: f64, spread: &Cov) -> Gaussian {
@@ -289,6 +310,25 @@ impl Imm {
         let mu0 = (w0 / sum).clamp(1e-4, 1.0 - 1e-4);
         self.mu = [mu0, 1.0 - mu0];
         self.models = [g0, g1];
+        true
+    }
+}
+
+impl Imm {
+    /// Position update holding each model's velocity and turn rate
+    /// ([`update_position_held`]); the model probabilities are kept (the measurement is not
+    /// trusted as evidence about the motion). Returns `false` (filter unchanged) when
+    /// numerically impossible.
+    pub fn update_held(&mut self, z: &Vector2<f64>, r: &Matrix2<f64>) -> bool {
+        let n = if self.enabled { 2 } else { 1 };
+        let mut out = self.models;
+        for (o, m) in out.iter_mut().zip(&self.models).take(n) {
+            match update_position_held(m, z, r) {
+                Some(g) => *o = g,
+                None => return false,
+            }
+        }
+        self.models = out;
         true
     }
 }
@@ -403,6 +443,30 @@ mod tests {
     }
 
     #[test]
+    fn a_held_update_moves_the_position_and_keeps_the_motion() {
+        let g = Gaussian {
+            x: State::new(0.0, 0.0, 1.2, 0.0, 0.1),
+            p: Cov::from_diagonal(&State::new(0.04, 0.04, 0.2, 0.2, 0.1)),
+        };
+        let mut imm = Imm::new(g, true);
+        imm.predict(0.1, &noise(), 0.5);
+        let before = imm.clone();
+        let r = Matrix2::from_diagonal_element(0.0225);
+        assert!(imm.update_held(&Vector2::new(-0.3, 0.2), &r));
+        for (m, b) in imm.models.iter().zip(&before.models) {
+            assert_eq!(m.x.fixed_rows::<3>(2), b.x.fixed_rows::<3>(2), "velocity and turn rate held");
+            assert!(m.x[0] < b.x[0] - 0.1 && m.x[1] > b.x[1] + 0.05, "position follows: {}", m.x);
+            assert!(m.p[(0, 0)] < b.p[(0, 0)] && m.p[(1, 1)] < b.p[(1, 1)]);
+            assert!(is_spd(&m.p));
+        }
+        assert_eq!(imm.mu, before.mu, "no evidence about the motion model");
+        // the full update would have slowed the track down
+        let mut full = before.clone();
+        assert!(full.update(&Vector2::new(-0.3, 0.2), &r));
+        assert!(full.combined().x[2] < 1.1);
+    }
+
+    #[test]
     fn imm_prefers_the_turn_model_on_a_turning_target() {
         let w = 0.5;
         let mut imm = Imm::new(
@@ -428,17 +492,19 @@ mod tests {
     proptest! {
         #[test]
         fn covariance_stays_spd(
-            steps in proptest::collection::vec((0.001f64..0.5, -50.0f64..50.0, -50.0f64..50.0, 0.01f64..9.0, 0.01f64..9.0, -0.9f64..0.9, any::<bool>()), 1..60),
+            steps in proptest::collection::vec((0.001f64..0.5, -50.0f64..50.0, -50.0f64..50.0, 0.01f64..9.0, 0.01f64..9.0, -0.9f64..0.9, 0u8..3), 1..60),
             w0 in -1.0f64..1.0, v0 in -20.0f64..20.0, imm_on in any::<bool>(),
         ) {
             let g = Gaussian { x: State::new(0.0, 0.0, v0, 0.0, w0), p: Cov::from_diagonal(&State::new(1.0, 1.0, 25.0, 25.0, 0.25)) };
             let mut imm = Imm::new(g, imm_on);
             for (dt, zx, zy, sx, sy, rho, upd) in steps {
                 imm.predict(dt, &noise(), 0.5);
-                if upd {
-                    let c = rho * sx.sqrt() * sy.sqrt();
-                    let r = Matrix2::new(sx, c, c, sy);
-                    imm.update(&Vector2::new(zx, zy), &r);
+                let c = rho * sx.sqrt() * sy.sqrt();
+                let r = Matrix2::new(sx, c, c, sy);
+                match upd {
+                    1 => { imm.update(&Vector2::new(zx, zy), &r); }
+                    2 => { imm.update_held(&Vector2::new(zx, zy), &r); }
+                    _ => {}
                 }
                 for m in &imm.models {
                     prop_assert!(is_spd(&m.p), "{}", m.p);

@@ -49,6 +49,24 @@ pub(crate) struct PendingFrame {
     pub replayed: bool,
 }
 
+/// A deleted published track, kept unpublished for re-identification (`reid_window_s`).
+#[derive(Debug, Clone)]
+struct Lost {
+    id: TrackId,
+    class: corridor_model::ObjectClass,
+    first_seen: Timestamp,
+    last_updated: Timestamp,
+    /// Position and velocity right after the last update.
+    fix: (Vector2<f64>, Vector2<f64>),
+}
+
+/// Above this speed a lost and a new track have a direction to compare (re-identification
+/// refuses a new track moving against the lost one's direction), m/s.
+const REID_MOVING_MPS: f64 = 0.5;
+
+/// The most lost tracks kept for re-identification (the oldest go first).
+const MAX_LOST: usize = 128;
+
 /// Processing order of frames: capture time, then sensor, then sequence number.
 type FrameKey = (Timestamp, u16, u64);
 
@@ -57,6 +75,7 @@ type FrameKey = (Timestamp, u16, u64);
 struct Snapshot {
     key: FrameKey,
     tracks: Vec<Track>,
+    lost: Vec<Lost>,
     last_processed: Option<Timestamp>,
     /// `(tracks_created, tracks_confirmed, tracks_deleted)`.
     counters: (u64, u64, u64),
@@ -160,6 +179,10 @@ struct Scratch {
     ambiguous_track: Vec<bool>,
     /// Detections left unused because ambiguous (no birth from them).
     ambiguous_det: Vec<u32>,
+    /// Per match: ambiguous, update the position only (velocity held).
+    held: Vec<bool>,
+    /// `(detection, track)` of the published gated pairs (close-encounter test).
+    enc: Vec<(u32, u32)>,
 }
 
 /// Multi-sensor fusion and tracking for one intersection. See the crate doc for the pipeline.
@@ -171,6 +194,9 @@ pub struct Fusion {
     /// Reorder buffer, sorted by `(aligned, sensor, seq)`.
     queue: Vec<PendingFrame>,
     tracks: Vec<Track>,
+    /// Deleted published tracks that a new track may continue (re-identification), oldest
+    /// first, at most `MAX_LOST`.
+    lost: Vec<Lost>,
     next_id: u64,
     last_processed: Option<Timestamp>,
     output_dirty: bool,
@@ -221,6 +247,7 @@ impl Fusion {
             sensors: rts,
             queue: Vec::new(),
             tracks: Vec::new(),
+            lost: Vec::new(),
             next_id: 1,
             last_processed: None,
             output_dirty: false,
@@ -445,6 +472,7 @@ impl Fusion {
             self.snapshots.push_back(Snapshot {
                 key: frame.key(),
                 tracks: self.tracks.clone(),
+                lost: self.lost.clone(),
                 last_processed: self.last_processed,
                 counters: (self.stats.tracks_created, self.stats.tracks_confirmed, self.stats.tracks_deleted),
             });
@@ -588,23 +616,64 @@ impl Fusion {
         }
 
         // 2b. ambiguity: a detection that another published track explains almost as well as
-        // the one it was assigned to updates neither (the tracks coast through on their own
-        // velocities until the detections separate again) and is no miss for either
+        // the one it was assigned to (assignment-cost margin), or that cannot tell its track
+        // from another close one (close encounter: the two predicted positions are within
+        // `encounter_d2` of each other on the detection's covariance), is not trusted to say
+        // which object is which. With `hold_velocity_when_ambiguous` it updates its track's
+        // position only (velocity and turn rate held, so a walker passing a standing
+        // pedestrian keeps walking and two people standing together both stay updated);
+        // otherwise it updates neither track and is no miss for either.
         sc.ambiguous_track.clear();
         sc.ambiguous_track.resize(self.tracks.len(), false);
         sc.ambiguous_det.clear();
-        if cfg.ambiguity_margin_d2 > 0.0 && !matches.is_empty() {
-            let flags = ambiguous_matches(
-                tracks.len(),
-                meas.len(),
-                &sc.pairs,
-                &matches,
-                |t| tracks[t as usize].status != TrackStatus::Tentative,
-                cfg.ambiguity_margin_d2,
-                &mut sc.ambiguity,
-            );
-            if flags.iter().any(|f| *f) {
-                let mut flag = flags.iter();
+        sc.held.clear();
+        sc.held.resize(matches.len(), false);
+        if !matches.is_empty() && (cfg.ambiguity_margin_d2 > 0.0 || cfg.encounter_d2 > 0.0) {
+            let published = |t: u32| tracks[t as usize].status != TrackStatus::Tentative;
+            if cfg.ambiguity_margin_d2 > 0.0 {
+                let flags = ambiguous_matches(
+                    tracks.len(),
+                    meas.len(),
+                    &sc.pairs,
+                    &matches,
+                    published,
+                    cfg.ambiguity_margin_d2,
+                    &mut sc.ambiguity,
+                );
+                for (h, f) in sc.held.iter_mut().zip(flags) {
+                    *h |= f;
+                }
+            }
+            if cfg.encounter_d2 > 0.0 {
+                // (detection, track) of the published pairs, for the detections two published
+                // tracks gate
+                sc.enc.clear();
+                sc.enc.extend(sc.pairs.iter().filter(|c| published(c.track)).map(|c| (c.det, c.track)));
+                sc.enc.sort_unstable();
+                for (k, &(a, d)) in matches.iter().enumerate() {
+                    if sc.held[k] || !published(a) {
+                        continue;
+                    }
+                    let lo = sc.enc.partition_point(|p| p.0 < d);
+                    let hi = sc.enc.partition_point(|p| p.0 <= d);
+                    if hi - lo < 2 {
+                        continue;
+                    }
+                    let Some(r_inv) = meas[d as usize].cov_xy.try_inverse() else {
+                        continue;
+                    };
+                    let pa = tracks[a as usize].imm.combined().x.fixed_rows::<2>(0).into_owned();
+                    sc.held[k] = sc.enc[lo..hi].iter().any(|&(_, b)| {
+                        let pb = tracks[b as usize].imm.combined().x.fixed_rows::<2>(0).into_owned();
+                        let y = pa - pb;
+                        b != a && (y.transpose() * r_inv * y)[(0, 0)] < cfg.encounter_d2
+                    });
+                }
+            }
+            let n_held = sc.held.iter().filter(|h| **h).count();
+            self.stats.ambiguous_detections += n_held as u64;
+            if n_held > 0 && !cfg.hold_velocity_when_ambiguous {
+                let mut flag = sc.held.iter();
                 let (amb_track, amb_det) = (&mut sc.ambiguous_track, &mut sc.ambiguous_det);
                 matches.retain(|&(ti, di)| {
                     let ambiguous = flag.next().copied().unwrap_or(false);
@@ -614,7 +683,8 @@ impl Fusion {
                     }
                     !ambiguous
                 });
-                self.stats.ambiguous_detections += sc.ambiguous_det.len() as u64;
+                sc.held.clear();
+                sc.held.resize(matches.len(), false);
             }
         }
 
@@ -629,7 +699,8 @@ impl Fusion {
         let pd = cfg.detection_probability[kind_index(kind)].clamp(0.01, 0.999);
         let clutter = self.sensors[si as usize].clutter_per_m2;
         let clock = &mut self.sensors[si as usize].clock;
-        for &(ti, di) in &matches {
+        for (k, &(ti, di)) in matches.iter().enumerate() {
+            let held = sc.held.get(k).copied().unwrap_or(false);
             let tr = &mut self.tracks[ti as usize];
             let mut m = std::borrow::Cow::Borrowed(&meas[di as usize]);
             if let Some(est) = clock.as_mut() {
@@ -637,7 +708,7 @@ impl Fusion {
                 let v = Vector2::new(g.x[2], g.x[3]);
                 let r_eff = m.cov_xy + v * v.transpose() * clock_var_s2;
                 if let Some((t_ref, p_ref, v_ref)) =
-                    tr.reference_fix.filter(|_| tr.status != TrackStatus::Tentative && !frame.replayed)
+                    tr.reference_fix.filter(|_| tr.status != TrackStatus::Tentative && !frame.replayed && !held)
                 {
                     // evidence for the clock offset: the innovation against the track as the
                     // reference sensors alone placed it (extrapolated from their last update),
@@ -673,9 +744,9 @@ impl Fusion {
                     _ => 0.0,
                 }
             };
-            if tr.update(&m, si, kind, cfg) {
+            if tr.update(&m, si, kind, cfg, held) {
                 tr.add_score(score_hit, cfg);
-                if clock.is_none() && cfg.estimate_clock_offsets {
+                if clock.is_none() && cfg.estimate_clock_offsets && !held {
                     let g = &tr.imm.models[0].x;
                     // the raw measurement, not the fused state: the fused state carries the
                     // skewed sensors' bias
@@ -778,13 +849,26 @@ impl Fusion {
         // 6. life cycle
         let cfg = &self.cfg;
         let stats = &mut self.stats;
+        let lost = &mut self.lost;
+        let mut confirmed_now = false;
         self.tracks.retain_mut(|tr| {
             let was_tentative = tr.status == TrackStatus::Tentative;
             let keep = tr.manage(t, cfg);
             if !keep {
                 stats.tracks_deleted += 1;
+                if !was_tentative && cfg.reid_window_s > 0.0 {
+                    lost.push(Lost {
+                        id: tr.id,
+                        class: tr.class().0,
+                        first_seen: tr.first_seen,
+                        last_updated: tr.last_updated,
+                        fix: tr.last_fix,
+                    });
+                }
             } else if was_tentative && tr.status != TrackStatus::Tentative {
                 stats.tracks_confirmed += 1;
+                tr.duplicate_frames = u32::MAX; // marker: confirmed in this frame
+                confirmed_now = true;
             }
             keep
         });
@@ -796,11 +880,79 @@ impl Fusion {
                 st.frames_processed += 1;
             }
         }
+        self.reidentify(t, confirmed_now);
         self.last_processed = Some(self.last_processed.map_or(t, |lp| lp.max(t)));
         self.output_dirty = true;
         if replay_on {
             self.history.push_back(frame);
             self.prune_history();
+        }
+    }
+
+    /// Re-identification (track-segment association): each track confirmed in this frame
+    /// (marked by `duplicate_frames == u32::MAX`) that was born after a lost track's last
+    /// update, of a compatible class, and lies within that lost track's gate, while no other
+    /// lost track's gate holds it, continues the lost track: it takes over its id and
+    /// first-seen time. The gate is the lost track's constant-velocity path since its last
+    /// update (it may have stopped anywhere on it) widened by `reid_speed_mps` times the time
+    /// since, within `[reid_min_gate_m, reid_max_gate_m]`. Bounded: at most `MAX_LOST` lost
+    /// tracks, only for tracks confirmed in this frame.
+    fn reidentify(&mut self, t: Timestamp, confirmed_now: bool) {
+        let cfg = &self.cfg;
+        let window = cfg.reid_window_s;
+        self.lost.retain(|l| t.secs_since(l.last_updated) <= window);
+        if self.lost.len() > MAX_LOST {
+            let excess = self.lost.len() - MAX_LOST;
+            self.lost.drain(..excess);
+        }
+        if !confirmed_now {
+            return;
+        }
+        let mut renamed = false;
+        for tr in self.tracks.iter_mut().filter(|tr| tr.duplicate_frames == u32::MAX) {
+            tr.duplicate_frames = 0;
+            let class = tr.class().0;
+            let p = tr.position_guess(t);
+            let g = &tr.imm.models[0].x;
+            let v_new = Vector2::new(g[2], g[3]);
+            let mut best: Option<usize> = None;
+            let mut n_in_gate = 0;
+            for (i, l) in self.lost.iter().enumerate() {
+                if tr.first_seen <= l.last_updated || class_mismatch(class, l.class) > 0.25 {
+                    continue;
+                }
+                let dt = t.secs_since(l.last_updated);
+                let (p0, v) = l.fix;
+                // motion consistency: an object moving the other way is another object (an
+                // outbound car lost at the edge of the area, an inbound one born there)
+                if v.norm() > REID_MOVING_MPS && v_new.norm() > REID_MOVING_MPS && v.dot(&v_new) < 0.0 {
+                    continue;
+                }
+                let p1 = p0 + v * dt;
+                // distance from p to the segment p0 -> p1
+                let seg = p1 - p0;
+                let len2 = seg.norm_squared();
+                let u = if len2 > 1e-9 { ((p - p0).dot(&seg) / len2).clamp(0.0, 1.0) } else { 0.0 };
+                let d = (p - (p0 + seg * u)).norm();
+                let gate = (cfg.reid_min_gate_m + cfg.reid_speed_mps.get(l.class) * dt)
+                    .min(cfg.reid_max_gate_m)
+                    .max(cfg.reid_min_gate_m);
+                if d <= gate {
+                    n_in_gate += 1;
+                    best = Some(i);
+                }
+            }
+            if let (1, Some(i)) = (n_in_gate, best) {
+                let l = self.lost.remove(i);
+                tr.id = l.id;
+                tr.first_seen = tr.first_seen.min(l.first_seen);
+                self.stats.tracks_reidentified += 1;
+                renamed = true;
+            }
+        }
+        if renamed {
+            // tracks are kept in id order (the younger of two has the larger index)
+            self.tracks.sort_by_key(|t| t.id);
         }
     }
 
@@ -916,6 +1068,7 @@ impl Fusion {
             self.tracks.iter().map(|t| (t.id, t.status, t.first_seen, t.position_guess(t.t))).collect();
         let first_new_id = self.next_id;
         self.tracks = snap.tracks;
+        self.lost = snap.lost;
         self.last_processed = snap.last_processed;
         (self.stats.tracks_created, self.stats.tracks_confirmed, self.stats.tracks_deleted) = snap.counters;
         let split = self.history.partition_point(|f| f.key() < snap.key);

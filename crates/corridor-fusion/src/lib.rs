@@ -110,6 +110,28 @@
 //!    reasoning (IEEE T-RO, 2015), reduced to a per-sensor visibility test: a pedestrian
 //!    behind a bus keeps its id through a 2-3 s occlusion without making every unseen track
 //!    live longer (which would add false tracks after real departures).
+//!    **Re-identification** (`reid_window_s`, 10 s; `Fusion::reidentify`): a deleted
+//!    published track goes to a bounded pool of *lost* tracks (at most 128, unpublished) for
+//!    10 s after its last update. A tentative track that is confirmed, was born after a lost
+//!    track's last update, has a compatible class and lies within that track's gate (its
+//!    constant-velocity path since the last update, since the object may have stopped
+//!    anywhere on it, widened by `reid_speed_mps` x elapsed time within `reid_min_gate_m` ..
+//!    `reid_max_gate_m`: 1.5-7 m) continues it, taking its id, but only when exactly one lost
+//!    track's gate holds it (with two candidates nobody gets an id) and, when both move (above
+//!    0.5 m/s), not against the lost track's direction (on the scenarios every wrong
+//!    continuation was an outbound object lost at the edge of the area and an inbound one
+//!    born there). This is track-segment
+//!    association (track stitching) across gaps longer than coasting can bridge (Yeom,
+//!    Kirubarajan & Bar-Shalom, "Track segment association, fine-step IMM and initialization
+//!    with Doppler for improved track performance", IEEE T-AES 2004; in multi-object
+//!    tracking, the tracklet re-identification of DeepSORT, Wojke et al. 2017, with a motion
+//!    gate instead of appearance, which the sensors do not give). An id is never reused after
+//!    its object is gone for longer than the window, the new track's own id is never
+//!    published, and an ambiguous gate gives a new id; a continuation can still be wrong (a
+//!    different object alone in the gate), which the gate's limits keep rare. Optional, off by default (measured worse, see
+//!    `docs/scenarios.md`): a *close-encounter* test (`encounter_d2`) and a held-velocity
+//!    update of ambiguous detections (`hold_velocity_when_ambiguous`,
+//!    [`filter::update_position_held`]).
 //!
 //! All tunables are in [`FusionConfig`]; its field docs give each default and why.
 //!

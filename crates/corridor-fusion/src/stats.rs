@@ -87,4 +87,6 @@ pub struct FusionStats {
     /// Detections not used because two published tracks explained them almost equally well
     /// (ambiguous assignments, `FusionConfig::ambiguity_margin_d2`).
     pub ambiguous_detections: u64,
+    /// Confirmed tracks that continued a lost track (took over its id; `reid_window_s`).
+    pub tracks_reidentified: u64,
 }

@@ -73,6 +73,8 @@ pub(crate) struct Track {
     /// Last time a sensor that should have seen it did not, while it was predicted to be
     /// hidden behind a larger track from that sensor.
     pub occluded_at: Option<Timestamp>,
+    /// Position and velocity right after the last update (for re-identification).
+    pub last_fix: (Vector2<f64>, Vector2<f64>),
 }
 
 /// A set of sensor indices (at most [`SensorSet::CAPACITY`] sensors per tracker): a bit set,
@@ -163,6 +165,7 @@ impl Track {
             duplicate_frames: 0,
             score: 0.0,
             occluded_at: None,
+            last_fix: (m.xy_m, v0),
         };
         tr.vote_class(m, kind, cfg);
         tr
@@ -215,12 +218,17 @@ impl Track {
     }
 
     /// Updates with `m` from sensor `sensor` at the track's time. Returns false when the
-    /// update was numerically impossible (the track is then left as predicted).
-    pub fn update(&mut self, m: &Measurement, sensor: u16, kind: SensorKind, cfg: &FusionConfig) -> bool {
-        if !self.imm.update(&m.xy_m, &m.cov_xy) {
+    /// update was numerically impossible (the track is then left as predicted). `held`: the
+    /// detection could be another close track's (a close encounter), so only the position is
+    /// updated and the velocity and turn rate are held ([`Imm::update_held`]).
+    pub fn update(&mut self, m: &Measurement, sensor: u16, kind: SensorKind, cfg: &FusionConfig, held: bool) -> bool {
+        let ok = if held { self.imm.update_held(&m.xy_m, &m.cov_xy) } else { self.imm.update(&m.xy_m, &m.cov_xy) };
+        if !ok {
             return false;
         }
         self.last_updated = self.t;
+        let g = self.imm.combined().x;
+        self.last_fix = (Vector2::new(g[0], g[1]), Vector2::new(g[2], g[3]));
         self.record(true);
         self.sensors.insert(sensor);
         let a = cfg.size_alpha.clamp(0.0, 1.0) * if kind == SensorKind::Camera { 0.5 } else { 1.0 };

@@ -396,6 +396,8 @@ fn a_track_hidden_behind_a_larger_one_coasts_longer() {
     // without occlusion-aware coasting the same scene loses the pedestrian's id
     let cfg = FusionConfig {
         delete_occluded_after_s: FusionConfig::default().delete_coasting_after_s,
+        // re-identification would also carry the id over the gap: off, to see the coasting
+        reid_window_s: 0.0,
         ..FusionConfig::default()
     };
     let mut plain = Fusion::new(cfg, scene.specs());
