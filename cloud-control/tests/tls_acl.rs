@@ -50,7 +50,8 @@ impl Pki {
 async fn router(pki: &Pki, port: u16) -> zenoh::Session {
     let config = presets::router(&[presets::loopback_tls(port)], &[]).unwrap();
     let config = presets::secure(config, &pki.identity("router-1")).unwrap();
-    let ids = AclIdentities { rsus: vec!["rsu-a".into()], clouds: vec!["cloud".into()], routers: vec![], admins: vec![] };
+    let ids =
+        AclIdentities { rsus: vec!["rsu-a".into()], clouds: vec!["cloud".into()], routers: vec![], admins: vec![] };
     let config = presets::access_control(config, &ids).unwrap();
     zenoh::open(config).await.unwrap()
 }
@@ -360,8 +361,9 @@ async fn admin_commands_run_over_mutual_tls_only_for_admin_identities() {
     let (map, rules) = (map.display().to_string(), rules.display().to_string());
 
     // the admin identity: status, then publish
-    let out = cli(&["status", "--json", "--connect", &ep, "--tls", &dir("ops-1"), "--cn", "ops-1", "--timeout-s", "10"])
-        .await;
+    let out =
+        cli(&["status", "--json", "--connect", &ep, "--tls", &dir("ops-1"), "--cn", "ops-1", "--timeout-s", "10"])
+            .await;
     assert!(out.status.success(), "status over TLS: {}", String::from_utf8_lossy(&out.stderr));
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(rows.is_array(), "{rows}");

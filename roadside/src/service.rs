@@ -207,8 +207,7 @@ impl RsuService {
             let sub = session
                 .declare_subscriber(selector)
                 .callback(move |sample| {
-                    let input =
-                        (clock.now(), sample.key_expr().as_str().to_owned(), sample.payload().clone());
+                    let input = (clock.now(), sample.key_expr().as_str().to_owned(), sample.payload().clone());
                     if let Err(TrySendError::Full(_)) = tx.try_send(input) {
                         queue_full.fetch_add(1, Ordering::Relaxed);
                     }

@@ -7,8 +7,10 @@
 //!   counted as `queue_full`; a signed sample reusing a seq already accepted from its key is
 //!   dropped there, counted as `replay`); one intake thread checks them (signature verification, if a
 //!   verifier is set) and applies them under the core's mutex, then runs the application's
-//!   callback with each accepted [`StateUpdate`]. Keep that callback short. Event samples are
-//!   handled in zenoh's callback.
+//!   callback with each accepted [`StateUpdate`]. Keep that callback short. Without a verifier
+//!   there is no expensive check to keep off zenoh's thread, so while none is set, state
+//!   samples are applied in zenoh's callback directly (the intake thread idles: one thread
+//!   hand-off less on the capture-to-callback path). Event samples are handled in zenoh's callback.
 //! - A tokio task sends the core's [`Corridor::due_fetches`] as zenoh queries
 //!   (`corridor/{region}/map/{ix}?version=HEX`, `.../rules/...`) every 200 ms and hands the
 //!   replies back to the core, which verifies them; unanswered fetches are retried.
@@ -184,7 +186,8 @@ impl Intake {
 /// The intake thread: checks and applies queued state samples in fair order.
 fn intake_loop(intake: Arc<Intake>, core: Arc<Mutex<Corridor>>, on_state: Option<StateCallback>) {
     while let Some((sender, (key, bytes, now))) = intake.pop() {
-        match lock(&core).handle_state(&key, &bytes, now) {
+        let result = lock(&core).handle_state(&key, &bytes, now);
+        match result {
             Ok(update) => {
                 intake.accepted(&sender, update.header.seq);
                 if let Some(cb) = &on_state {
@@ -204,6 +207,8 @@ pub struct Vehicle {
     subscribers: Mutex<Subscribers>,
     fetcher: tokio::task::JoinHandle<()>,
     intake: Arc<Intake>,
+    /// The application's callback, run in zenoh's callback while no verifier is set.
+    on_state: Option<StateCallback>,
     _trust_updates: Option<zenoh::pubsub::Subscriber<()>>,
 }
 
@@ -257,7 +262,7 @@ impl Vehicle {
         let fetcher = tokio::spawn(fetch_loop(session.clone(), Arc::clone(&core), Arc::clone(&clock)));
         let intake = Intake::new();
         {
-            let (intake, core) = (Arc::clone(&intake), Arc::clone(&core));
+            let (intake, core, on_state) = (Arc::clone(&intake), Arc::clone(&core), on_state.clone());
             std::thread::Builder::new()
                 .name("corridor-intake".into())
                 .spawn(move || intake_loop(intake, core, on_state))
@@ -270,6 +275,7 @@ impl Vehicle {
             subscribers: Mutex::new(HashMap::new()),
             fetcher,
             intake,
+            on_state,
             _trust_updates: trust_updates,
         };
         let ahead: Vec<IntersectionId> = lock(&v.core).route().ahead().iter().map(|s| s.intersection.clone()).collect();
@@ -285,11 +291,28 @@ impl Vehicle {
         {
             let key = Key::State { region: region.clone(), intersection: ix.clone() };
             let (core, clock, intake) = (Arc::clone(&self.core), Arc::clone(&self.clock), Arc::clone(&self.intake));
+            let on_state = self.on_state.clone();
             subs.push(
                 self.session
                     .declare_subscriber(key.to_string())
                     .callback(move |sample| {
                         let now = clock.now();
+                        let mut c = lock(&core);
+                        if !c.verifies() {
+                            let key = sample.key_expr().as_str();
+                            let result = c.handle_state(key, &sample.payload().to_bytes(), now);
+                            drop(c);
+                            match result {
+                                Ok(update) => {
+                                    if let Some(cb) = &on_state {
+                                        cb(&update);
+                                    }
+                                }
+                                Err(reason) => tracing::debug!(%key, reason = reason.label(), "dropped state sample"),
+                            }
+                            return;
+                        }
+                        drop(c);
                         let bytes = sample.payload().to_bytes().into_owned();
                         if let Err(reason) = intake.push((sample.key_expr().as_str().to_owned(), bytes, now)) {
                             lock(&core).count_dropped(reason);
