@@ -50,7 +50,8 @@ impl Pki {
 async fn router(pki: &Pki, port: u16) -> zenoh::Session {
     let config = presets::router(&[presets::loopback_tls(port)], &[]).unwrap();
     let config = presets::secure(config, &pki.identity("router-1")).unwrap();
-    let ids = AclIdentities { rsus: vec!["rsu-a".into()], clouds: vec!["cloud".into()], routers: vec![] };
+    let ids =
+        AclIdentities { rsus: vec!["rsu-a".into()], clouds: vec!["cloud".into()], routers: vec![], admins: vec![] };
     let config = presets::access_control(config, &ids).unwrap();
     zenoh::open(config).await.unwrap()
 }
@@ -303,4 +304,96 @@ async fn the_rsu_service_and_the_cloud_server_run_over_mutual_tls_behind_the_acl
     let _ = serve.kill();
     let _ = serve.wait();
     assert!(answered, "the TLS cloud answered the vehicle's catalog query");
+}
+
+/// The admin commands over mutual TLS through the ACL router: `status` and `publish` with an
+/// `--admin` identity reach a TLS `cloud-control serve`; without a certificate, with a
+/// vehicle's certificate (not an admin: the router drops its admin query), or over plain TCP
+/// they fail with a clear error and a non-zero exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_commands_run_over_mutual_tls_only_for_admin_identities() {
+    let pki = Pki::new();
+    let port = presets::free_loopback_port().unwrap();
+    let config = presets::router(&[presets::loopback_tls(port)], &[]).unwrap();
+    let config = presets::secure(config, &pki.identity("router-1")).unwrap();
+    let ids = AclIdentities {
+        rsus: vec!["rsu-a".into()],
+        clouds: vec!["cloud".into()],
+        routers: vec![],
+        admins: vec!["ops-1".into()],
+    };
+    let _router = zenoh::open(presets::access_control(config, &ids).unwrap()).await.unwrap();
+    pki.identity("cloud");
+    pki.identity("ops-1");
+    pki.identity("veh-1");
+    let dir = |cn: &str| pki.root.join(cn).display().to_string();
+    let ep = presets::loopback_tls(port);
+    let data = tempfile::tempdir().unwrap();
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_cloud-control"))
+        .args(["serve", "--region", "demo", "--mode", "client", "--connect", &ep])
+        .args(["--data-dir", &data.path().display().to_string(), "--tls", &dir("cloud"), "--cn", "cloud"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = serve.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(line.starts_with("cloud-control serving region demo"), "{line}");
+
+    let cli = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_cloud-control")).args(&args).output().unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let maps = Path::new(env!("CARGO_MANIFEST_DIR")).join("../maps/demo-4arm");
+    let (map, rules) = (maps.join("demo-4arm.net.xml"), maps.join("rules.toml"));
+    let (map, rules) = (map.display().to_string(), rules.display().to_string());
+    let (ops, veh) = (dir("ops-1"), dir("veh-1"));
+
+    // the admin identity: status, then publish
+    let out = cli(&["status", "--json", "--connect", &ep, "--tls", &ops, "--cn", "ops-1", "--timeout-s", "10"]).await;
+    assert!(out.status.success(), "status over TLS: {}", String::from_utf8_lossy(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(rows.is_array(), "{rows}");
+    let publish = |tls: &str, cn: &str, rules: Option<&str>| {
+        let mut a =
+            vec!["publish", "--intersection", "ix-a", "--map", &map, "--connect", &ep, "--tls", tls, "--cn", cn];
+        if let Some(r) = rules {
+            a.extend(["--rules", r]);
+        }
+        a.extend(["--timeout-s", if cn == "ops-1" { "10" } else { "3" }]);
+        cli(&a)
+    };
+    let out = publish(&ops, "ops-1", Some(&rules)).await;
+    assert!(out.status.success(), "publish over TLS: {}", String::from_utf8_lossy(&out.stderr));
+    let entry: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(entry["intersection"], "ix-a");
+    assert_eq!(entry["map_version"].as_str().unwrap().len(), 64, "{entry}");
+
+    // no certificate: refused before connecting, the fix named
+    let out = cli(&["status", "--connect", &ep]).await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs --tls DIR --cn NAME"), "{err}");
+    // plain TCP to the TLS port: no session
+    let out = cli(&["status", "--connect", &presets::loopback_tcp(port), "--timeout-s", "3"]).await;
+    assert!(!out.status.success(), "plain TCP to the TLS router succeeded");
+    // a vehicle's certificate: connected, but the router drops its admin query
+    let out = publish(&veh, "veh-1", None).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no cloud-control serve answered") && err.contains("--admin"), "{err}");
+    let _ = serve.kill();
+    let _ = serve.wait();
 }
