@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates BENCHMARKS.md: every criterion bench of the workspace, the demo, the end-to-end
 # latency harness in both CPU placements (unpinned, and every thread on vCPU 0) with the RSU
-# in-process and in a separate process, the transport variants, the scale harness (50 RSUs x
+# in-process and in a separate process and signed (--signed), the transport variants, the scale harness (50 RSUs x
 # 100 objects + 200 vehicles for 30 s) and its knee search, then the report.
 # About 30 minutes on 2 quiet cores (criterion ~15, harnesses ~12, builds aside).
 #
@@ -22,8 +22,9 @@ has() { [[ " $stages " == *" $1 "* ]]; }
 if has harness; then
     cargo build --release -q -p benches --bin latency --bin scale --bin bench-report
     lat="$tgt/release/latency"
-    "$lat" --objects 200 --hz 10 --seconds 20 --split --json "$out/latency-unpinned.json" > /dev/null
-    taskset -c 0 "$lat" --objects 200 --hz 10 --seconds 20 --split --json "$out/latency-cpu0.json" > /dev/null
+    # --signed: the e2e also with a signing RSU and a verifying vehicle (both e2e runs then use the demo map)
+    "$lat" --objects 200 --hz 10 --seconds 20 --split --signed --json "$out/latency-unpinned.json" > /dev/null
+    taskset -c 0 "$lat" --objects 200 --hz 10 --seconds 20 --split --signed --json "$out/latency-cpu0.json" > /dev/null
 fi
 if has scale; then
     cargo build --release -q -p benches --bin scale

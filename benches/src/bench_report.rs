@@ -115,6 +115,45 @@ fn ratio(v: &serde_json::Value, a: &str, b: &str) -> String {
     }
 }
 
+/// The cost of trust (`latency --signed`): the signed e2e against the unsigned e2e of the same
+/// run (both with the demo map), and the vehicle's verifier counters; "not run" for a file
+/// without the `signed_*` keys.
+fn signed_table(md: &mut String, specs: &[String]) -> anyhow::Result<()> {
+    writeln!(
+        md,
+        "\nSigned (`--signed`): the RSU signs every state (ECDSA P-256), the vehicle verifies every one with"
+    )?;
+    writeln!(
+        md,
+        "`TrustVerifier` (fresh root made by the harness); both this run and the unsigned e2e above run with the"
+    )?;
+    writeln!(md, "demo map. Ratio = signed e2e / unsigned e2e of the same run. Microseconds.\n")?;
+    writeln!(md, "| placement | unsigned e2e p50 | unsigned e2e p99 | signed e2e p50 | signed e2e p99 | ratio p50 | ratio p99 | verified | rejected | held |")?;
+    writeln!(md, "|---|---|---|---|---|---|---|---|---|---|")?;
+    for spec in specs {
+        let (label, v) = load(spec)?;
+        if v.get("signed_e2e_p50_us").is_none() {
+            let why = v["error"].as_str().unwrap_or("not run (no `signed_*` keys: run latency with --signed)");
+            writeln!(md, "| {label} | {why} | | | | | | | | |")?;
+            continue;
+        }
+        writeln!(
+            md,
+            "| {label} | {} | {} | {} | {} | {}x | {}x | {} | {} | {} |",
+            num(&v, "e2e_p50_us"),
+            num(&v, "e2e_p99_us"),
+            num(&v, "signed_e2e_p50_us"),
+            num(&v, "signed_e2e_p99_us"),
+            num(&v, "signed_ratio_p50"),
+            num(&v, "signed_ratio_p99"),
+            num(&v, "signed_verified"),
+            num(&v, "signed_rejected"),
+            num(&v, "signed_held")
+        )?;
+    }
+    Ok(())
+}
+
 fn scale_row(md: &mut String, label: &str, v: &serde_json::Value) -> anyhow::Result<()> {
     if let Some(e) = v["error"].as_str() {
         writeln!(md, "| {label} | {e} | | | | | | | |")?;
@@ -250,6 +289,7 @@ fn main() -> anyhow::Result<()> {
                 num(&v, "split_ratio_p99")
             )?;
         }
+        signed_table(&mut md, &cli.latency)?;
         writeln!(
             md,
             "\nWhere the time goes (p50 / p99, us, from the state's own stamps; in-process run). `capture -> ingest`:"

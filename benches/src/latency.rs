@@ -16,12 +16,29 @@
 //! 3. **split** (`--split`): the same e2e with the RSU in a child process (this binary with
 //!    `--role rsu`), sensors and vehicle in this one: every hop crosses a process boundary.
 //!    Keys `split_e2e_*`, `split_ingest_*`...
-//! 4. **fusion**: the fusion step alone (4 frames into the live tracks), same data, no IO.
+//! 4. **signed** (`--signed`): the cost of trust. A fresh region root is generated in the
+//!    harness (`OsRng`), it certifies an RSU key for the RSU's intersection and a cloud key;
+//!    the RSU signs every state (its `[security]` key and certificate, written to a temp dir)
+//!    and the vehicle checks every one with [`corridor_sdk::TrustVerifier`] (trust store: that
+//!    root and its bundle; default guard settings, 200 ms freshness). A verified state naming a
+//!    map the vehicle does not hold is held back, so with `--signed` the RSU runs with the demo
+//!    map (`maps/demo-4arm`, embedded as `corridor_sdk::testkit::DEMO_MAP_XML`) and each vehicle
+//!    is handed the map bundle before traffic starts (the signed vehicle: signed by the cloud
+//!    key, passing its cloud check, as if fetched from cloud-control). The unsigned e2e of step 2
+//!    then runs with the same map config, so `signed_ratio_*` compares like with like; without
+//!    `--signed` the e2e runs without a map, as before.
+//!    Keys `signed_e2e_*` (and `signed_cap_ingest_`, `signed_ingest_fused_`, `signed_fused_cb_`),
+//!    `signed_ratio_p50/p90/p99` (signed e2e / unsigned e2e of the same run), `signed_states`,
+//!    `signed_verified`, `signed_rejected` (the SDK's `unverified`), `signed_held`,
+//!    `signed_rejected_by` (label -> count), `signed_verifications` (ECDSA verifications the
+//!    guard ran), `rsu_map` (the map version the RSU ran with, or `none`).
+//! 5. **fusion**: the fusion step alone (4 frames into the live tracks), same data, no IO.
 //!
 //! ```text
 //! cargo run --release -p benches --bin latency -- --objects 200 --hz 10 --seconds 20 --json out.json
 //! taskset -c 0 cargo run --release -p benches --bin latency -- ...     # all threads on one vCPU
 //! latency --split --transport tcp-nobatch ...                          # see docs/transports.md
+//! latency --signed ...                                                 # + the signed e2e (benches/run.sh)
 //! ```
 //! `--transport`: `tcp` (the presets), `tcp-nobatch` (`transport/link/tx/queue/batching/enabled=false`),
 //! `lowlatency` (zenoh's LowLatency unicast transport, QoS off), `udp` (needs
@@ -42,7 +59,7 @@ use clap::Parser;
 use common::{cpus_allowed, frame, histogram, loadavg, percentiles, scene};
 use corridor_fusion::{Fusion, FusionConfig, SensorSpec};
 use corridor_model::{Clock, DetectionFrame, IntersectionState, SystemClock, Timestamp};
-use corridor_sdk::{StateUpdate, Vehicle};
+use corridor_sdk::{CorridorConfig, Route, StateUpdate, TrustVerifier, Vehicle};
 use corridor_wire::{decode, encode, encode_into, presets, Header, Key, Limits, PayloadKind};
 use hdrhistogram::Histogram;
 use roadside::config::{RsuConfig, ZenohSection, DEFAULT_CONFIG};
@@ -70,6 +87,10 @@ struct Cli {
     /// Also run the e2e with the RSU in a separate process.
     #[arg(long)]
     split: bool,
+    /// Also run the e2e with a signing RSU and a verifying vehicle (both e2e runs then use
+    /// the demo map).
+    #[arg(long)]
+    signed: bool,
     /// Transport variant: tcp, tcp-nobatch, lowlatency, udp, shm.
     #[arg(long, default_value = "tcp")]
     transport: String,
@@ -253,6 +274,92 @@ async fn rsu_child(ep: &str, tr: &Transport) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The demo map and a fresh PKI for the map-config and `--signed` runs, in a temp dir.
+struct Trust {
+    dir: std::path::PathBuf,
+    map_file: std::path::PathBuf,
+    map_version: corridor_model::MapVersion,
+    /// The map bundle as the cloud serves it, unsigned and signed by the cloud key.
+    map_bundle: Vec<u8>,
+    map_bundle_signed: Vec<u8>,
+    root: corridor_security::VerifyingKey,
+    bundle: Vec<u8>,
+    security: roadside::security::SecuritySection,
+}
+
+impl Trust {
+    fn new(cfg: &RsuConfig) -> anyhow::Result<Self> {
+        use corridor_security::{Certificate, SigningKey, TrustStore};
+        let dir = std::env::temp_dir().join(format!("corridor-latency-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let write = |name: &str, bytes: &[u8]| -> anyhow::Result<std::path::PathBuf> {
+            let p = dir.join(name);
+            std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?;
+            Ok(p)
+        };
+        let map_file = write("demo-4arm.net.xml", corridor_sdk::testkit::DEMO_MAP_XML)?;
+        let (map_bundle, map_version) = corridor_sdk::testkit::map_bundle(&cfg.intersection)?;
+        let mut rng = rand_core::OsRng;
+        let root = SigningKey::generate(&mut rng);
+        let (rsu_key, cloud_key) = (SigningKey::generate(&mut rng), SigningKey::generate(&mut rng));
+        let now = SystemClock.now();
+        let (from, to) = (now.add_secs_f64(-3600.0), now.add_secs_f64(86_400.0));
+        let rsu_cert = Certificate::rsu(&cfg.rsu, *rsu_key.verifying_key(), [cfg.intersection.clone()], from, to, 1)
+            .issue(&root)?;
+        // the testkit's bundles name `cloud` as their sender: the cloud certificate's subject
+        let cloud_cert = Certificate::cloud("cloud", *cloud_key.verifying_key(), from, to, 2).issue(&root)?;
+        let mut store = TrustStore::new([*root.verifying_key()]);
+        store.add_certificate(rsu_cert.clone())?;
+        store.add_certificate(cloud_cert)?;
+        let key = write("rsu.key", rsu_key.to_pem()?.as_bytes())?;
+        let cert = write("rsu.cert", rsu_cert.to_hex().as_bytes())?;
+        let map_bundle_signed = corridor_sdk::testkit::Pki::sign(&cloud_key, map_bundle.clone())?;
+        Ok(Trust {
+            dir,
+            map_file,
+            map_version,
+            map_bundle,
+            map_bundle_signed,
+            root: *root.verifying_key(),
+            bundle: corridor_security::export_bundle(&store),
+            security: roadside::security::SecuritySection::signing(key, cert),
+        })
+    }
+
+    fn verifier(&self) -> anyhow::Result<TrustVerifier> {
+        let (v, report) = TrustVerifier::from_root(self.root, Some(&self.bundle))?;
+        anyhow::ensure!(report.refused.is_empty(), "trust bundle: refused {:?}", report.refused);
+        Ok(v)
+    }
+}
+
+impl Drop for Trust {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// How one e2e run is set up.
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    /// No map, unsigned (the historical e2e).
+    Plain,
+    /// The demo map in the RSU and the vehicle, unsigned.
+    Map(&'a Trust),
+    /// The demo map, a signing RSU, a verifying vehicle.
+    Signed(&'a Trust),
+}
+
+/// The vehicle's trust counters after a signed run.
+#[derive(Debug, Default)]
+struct TrustCounts {
+    verified: u64,
+    rejected: u64,
+    held: u64,
+    rejected_by: std::collections::BTreeMap<String, u64>,
+    verifications: u64,
+}
+
 /// Histograms of one e2e run.
 struct E2e {
     total: Histogram<u64>,
@@ -268,10 +375,17 @@ fn us_between(later: Timestamp, earlier: Timestamp) -> u64 {
 }
 
 /// Sensors and vehicle in this process; the RSU in this process (own session) or in a child.
-async fn e2e(cli: &Cli, tr: &Transport, split: bool) -> anyhow::Result<(E2e, u64)> {
+async fn e2e(cli: &Cli, tr: &Transport, split: bool, mode: Mode<'_>) -> anyhow::Result<(E2e, u64, TrustCounts)> {
     let ep = tr.endpoint(presets::free_loopback_port()?);
     let hub = zenoh::open(tr.peer(Some(&ep), None)?).await.map_err(zerr)?;
-    let cfg = rsu_config(&ep)?;
+    let mut cfg = rsu_config(&ep)?;
+    if let Mode::Map(t) | Mode::Signed(t) = mode {
+        anyhow::ensure!(!split, "the split run has no map");
+        cfg.map = Some(t.map_file.clone());
+    }
+    if let Mode::Signed(t) = mode {
+        cfg.security = Some(t.security.clone());
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut child = None;
     let mut rsu = None;
@@ -305,10 +419,13 @@ async fn e2e(cli: &Cli, tr: &Transport, split: bool) -> anyhow::Result<(E2e, u64
     }));
     let acc_cb = acc.clone();
     let vsession = zenoh::open(tr.peer(None, Some(&ep))?).await.map_err(zerr)?;
-    let vehicle = Vehicle::with_session(
+    let mut vcfg = CorridorConfig::new(cfg.region.clone(), Route::intersections(vec![cfg.intersection.clone()]));
+    if let Mode::Signed(t) = mode {
+        vcfg.trust = Some(t.verifier()?);
+    }
+    let vehicle = Vehicle::follow(
         vsession,
-        cfg.region.clone(),
-        vec![cfg.intersection.clone()],
+        vcfg,
         clock.clone(),
         Some(Arc::new(move |u: &StateUpdate| {
             let mut a = acc_cb.lock().unwrap_or_else(PoisonError::into_inner);
@@ -325,6 +442,16 @@ async fn e2e(cli: &Cli, tr: &Transport, split: bool) -> anyhow::Result<(E2e, u64
     )
     .await
     .map_err(zerr)?;
+    // the map, as if fetched from the cloud: the signed vehicle checks the cloud's signature
+    let bundle = match mode {
+        Mode::Plain => None,
+        Mode::Map(t) => Some((&t.map_bundle, t.map_version)),
+        Mode::Signed(t) => Some((&t.map_bundle_signed, t.map_version)),
+    };
+    if let Some((bytes, version)) = bundle {
+        let got = vehicle.with_core(|c| c.handle_map_bundle(bytes, clock.now()))?;
+        anyhow::ensure!(got == version, "map bundle gave version {got}, expected {version}");
+    }
     let mut pubs = Vec::new();
     for s in &cfg.sensors {
         let key = Key::Detections { region: cfg.region.clone(), rsu: cfg.rsu.clone(), sensor: s.id.clone() };
@@ -367,6 +494,14 @@ async fn e2e(cli: &Cli, tr: &Transport, split: bool) -> anyhow::Result<(E2e, u64
         drop(c.stdin.take()); // the child stops on EOF
         let _ = c.wait();
     }
+    let stats = vehicle.stats();
+    let counts = TrustCounts {
+        verified: stats.verified,
+        rejected: stats.unverified,
+        held: stats.held,
+        rejected_by: stats.dropped.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+        verifications: vehicle.with_core(|c| c.trust_counters().map_or(0, |t| t.signature_verifications)),
+    };
     drop(vehicle);
     let mut a = acc.lock().unwrap_or_else(PoisonError::into_inner);
     let out = E2e {
@@ -378,7 +513,7 @@ async fn e2e(cli: &Cli, tr: &Transport, split: bool) -> anyhow::Result<(E2e, u64
         last: a.last.take(),
     };
     anyhow::ensure!(!out.total.is_empty(), "no corridor state reached the vehicle (split: {split})");
-    Ok((out, dropped))
+    Ok((out, dropped, counts))
 }
 
 fn put_e2e(prefix: &str, e: &E2e, raw: &Histogram<u64>, out: &mut serde_json::Map<String, serde_json::Value>) {
@@ -392,6 +527,26 @@ fn put_e2e(prefix: &str, e: &E2e, raw: &Histogram<u64>, out: &mut serde_json::Ma
         out.insert(p(&format!("ratio_{q}")), ((r * 100.0).round() / 100.0).into());
     }
     out.insert(p("states"), e.states.into());
+}
+
+/// `signed_*`: the signed run's percentiles, its ratio to the unsigned e2e, the trust counters.
+fn put_signed(s: &E2e, c: &TrustCounts, unsigned: &E2e, out: &mut serde_json::Map<String, serde_json::Value>) {
+    percentiles("signed_e2e", &s.total, out);
+    percentiles("signed_cap_ingest", &s.cap_ingest, out);
+    percentiles("signed_ingest_fused", &s.ingest_fused, out);
+    percentiles("signed_fused_cb", &s.fused_cb, out);
+    for (q, x) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)] {
+        let r = s.total.value_at_quantile(x) as f64 / (unsigned.total.value_at_quantile(x) as f64).max(1.0);
+        out.insert(format!("signed_ratio_{q}"), ((r * 100.0).round() / 100.0).into());
+    }
+    out.insert("signed_states".into(), s.states.into());
+    out.insert("signed_verified".into(), c.verified.into());
+    out.insert("signed_rejected".into(), c.rejected.into());
+    out.insert("signed_held".into(), c.held.into());
+    out.insert("signed_verifications".into(), c.verifications.into());
+    let by: serde_json::Map<String, serde_json::Value> =
+        c.rejected_by.iter().map(|(k, v)| (k.clone(), (*v).into())).collect();
+    out.insert("signed_rejected_by".into(), by.into());
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -410,10 +565,20 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("latency: cpus allowed {cpus}, transport {}; raw ping-pong ({} round trips, 1 KiB)...", tr.0, cli.pings);
     let raw = raw_ping_pong(cli.pings, &tr).await?;
     eprintln!("latency: corridor e2e ({} objects x 4 sensors at {} Hz for {} s)...", cli.objects, cli.hz, cli.seconds);
-    let (e2e_in, dropped) = e2e(&cli, &tr, false).await?;
+    let trust = if cli.signed { Some(Trust::new(&rsu_config("tcp/127.0.0.1:9")?)?) } else { None };
+    let mode = trust.as_ref().map_or(Mode::Plain, Mode::Map);
+    let (e2e_in, dropped, _) = e2e(&cli, &tr, false, mode).await?;
+    let signed = match &trust {
+        Some(t) => {
+            eprintln!("latency: corridor e2e, signing RSU and verifying vehicle...");
+            let (e, _, counts) = e2e(&cli, &tr, false, Mode::Signed(t)).await?;
+            Some((e, counts))
+        }
+        None => None,
+    };
     let split = if cli.split {
         eprintln!("latency: corridor e2e, RSU in a separate process...");
-        Some(e2e(&cli, &tr, true).await?.0)
+        Some(e2e(&cli, &tr, true, Mode::Plain).await?.0)
     } else {
         None
     };
@@ -424,6 +589,10 @@ async fn main() -> anyhow::Result<()> {
     put_e2e("", &e2e_in, &raw, &mut out);
     if let Some(s) = &split {
         put_e2e("split", s, &raw, &mut out);
+    }
+    out.insert("rsu_map".into(), trust.as_ref().map_or("none".to_owned(), |t| t.map_version.to_string()).into());
+    if let Some((s, c)) = &signed {
+        put_signed(s, c, &e2e_in, &mut out);
     }
     percentiles("fusion", &fusion, &mut out);
     if let Some(state) = &e2e_in.last {

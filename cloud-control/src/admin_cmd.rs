@@ -7,6 +7,14 @@
 //! while no server holds it: redb locks the file; the server publishes the
 //! catalog when it next starts). `rollback` works the same way; `status` asks
 //! the running server.
+//!
+//! Over a hardened network (docs/security.md section 6) every one of them takes the same
+//! `--tls DIR --cn NAME` as `serve` and `router` ([`crate::tls_args::TlsArgs`], flattened once
+//! into [`Target`]): mutual TLS with a certificate from the operator's transport CA, and
+//! `--connect tls/HOST:PORT`. Behind a router with the access-control list the certificate's
+//! CN must be one of the router's `--admin` names (or a `--cloud` name): any other identity's
+//! admin query is dropped at the router and the command ends with "no cloud-control serve
+//! answered" (exit 1). A `tls/` endpoint without `--tls` is refused before connecting.
 
 use anyhow::{anyhow, Context};
 use clap::Args;
@@ -32,6 +40,24 @@ pub struct Target {
     /// How long to wait for the server's answer, seconds.
     #[arg(long, default_value_t = 30)]
     timeout_s: u64,
+    /// Mutual TLS with the router or server (its CN must be an `--admin` of an ACL router).
+    #[command(flatten)]
+    tls: crate::tls_args::TlsArgs,
+}
+
+/// The zenoh client config for `target`: mutual TLS with `--tls`; a `tls/` endpoint without
+/// it is refused with the fix named.
+fn client_config(target: &Target) -> anyhow::Result<zenoh::Config> {
+    let config = corridor_wire::presets::client(&target.connect)?;
+    if target.tls.tls.is_none() {
+        if let Some(e) = target.connect.iter().find(|e| e.starts_with("tls/")) {
+            anyhow::bail!(
+                "--connect {e}: a TLS endpoint needs --tls DIR --cn NAME (a certificate from the operator's \
+                 transport CA: cloud-control tls issue --cn NAME --out DIR)"
+            );
+        }
+    }
+    target.tls.apply(config)
 }
 
 /// `publish` options.
@@ -104,7 +130,7 @@ fn ask(target: &Target, req: &AdminRequest) -> anyhow::Result<Result<String, Str
     let body = serde_json::to_vec(req)?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     rt.block_on(async {
-        let session = zenoh::open(corridor_wire::presets::client(&target.connect)?)
+        let session = zenoh::open(client_config(target)?)
             .await
             .map_err(|e| anyhow!("connecting to {:?}: {e}", target.connect))?;
         let key = corridor_wire::Key::Admin { region }.to_string();
@@ -120,7 +146,12 @@ fn ask(target: &Target, req: &AdminRequest) -> anyhow::Result<Result<String, Str
                 Err(e) => Err(String::from_utf8_lossy(&e.payload().to_bytes()).into_owned()),
             },
             Err(_) => {
-                Err(format!("no cloud-control serve answered on {key} via {:?} (is it running?)", target.connect))
+                let acl = if target.tls.tls.is_some() {
+                    " behind an access-control router, is this certificate's CN one of its --admin names?"
+                } else {
+                    ""
+                };
+                Err(format!("no cloud-control serve answered on {key} via {:?} (is it running?{acl})", target.connect))
             }
         };
         let _ = session.close().await;

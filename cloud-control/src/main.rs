@@ -11,6 +11,7 @@ mod map_cmd;
 mod router_cmd;
 mod rules_cmd;
 mod serve_cmd;
+mod tls_args;
 mod tls_cmd;
 
 use clap::{Parser, Subcommand};

@@ -7,18 +7,17 @@
 //!
 //! Hardened (docs/security.md, "Transport: TLS and access control"): `--tls DIR --cn NAME`
 //! makes every link mutual TLS with the certificate `DIR/NAME.pem` (`cloud-control tls issue`),
-//! and `--rsu`/`--cloud`/`--peer-router` (repeatable certificate common names) turn on the
-//! access-control list of `corridor_wire::presets::access_control`: only RSUs may publish
-//! state and events, only the cloud maps, rules, catalog and trust; everyone else may only
-//! subscribe and query. `--print-config` prints the resulting zenoh config (JSON) and exits,
+//! and `--rsu`/`--cloud`/`--peer-router`/`--admin` (repeatable certificate common names) turn
+//! on the access-control list of `corridor_wire::presets::access_control`: only RSUs may publish
+//! state and events, only the cloud maps, rules, catalog and trust, only admins (and clouds)
+//! may send cloud-control's admin requests; everyone else may only subscribe and query. `--print-config` prints the resulting zenoh config (JSON) and exits,
 //! e.g. to run the same policy on a stock `zenohd`.
 
 use anyhow::Context;
 use clap::Args;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use corridor_wire::presets::{self, AclIdentities, TlsFiles};
+use corridor_wire::presets::{self, AclIdentities};
 
 /// Router options.
 #[derive(Debug, Args)]
@@ -29,13 +28,8 @@ pub struct RouterArgs {
     /// Other routers to link to (repeatable).
     #[arg(long)]
     connect: Vec<String>,
-    /// Mutual TLS: the directory from `cloud-control tls issue --cn NAME --out DIR`
-    /// (DIR/ca.pem, DIR/NAME.pem, DIR/NAME.key). Endpoints must then be tls/HOST:PORT.
-    #[arg(long, requires = "cn")]
-    tls: Option<PathBuf>,
-    /// This router's certificate common name (with --tls).
-    #[arg(long)]
-    cn: Option<String>,
+    #[command(flatten)]
+    tls: crate::tls_args::TlsArgs,
     /// RSU identities (certificate CNs) allowed to publish state and events; repeatable.
     /// Any of --rsu/--cloud/--peer-router turns the access-control list on (needs --tls).
     #[arg(long = "rsu", requires = "tls")]
@@ -46,6 +40,10 @@ pub struct RouterArgs {
     /// Other routers' identities, trusted to forward anything on corridor keys; repeatable.
     #[arg(long = "peer-router", requires = "tls")]
     routers: Vec<String>,
+    /// Operator identities allowed to run `publish`, `rollback`, `status`, `trust push`
+    /// through this router (they may query corridor/*/cloud/admin); repeatable.
+    #[arg(long = "admin", requires = "tls")]
+    admins: Vec<String>,
     /// Print the zenoh config as JSON and exit.
     #[arg(long)]
     print_config: bool,
@@ -53,19 +51,14 @@ pub struct RouterArgs {
 
 fn config(args: &RouterArgs) -> anyhow::Result<zenoh::Config> {
     let mut config = presets::router(&args.listen, &args.connect)?;
-    if let (Some(dir), Some(cn)) = (&args.tls, &args.cn) {
-        let files = TlsFiles::in_dir(dir, cn);
-        for f in [&files.ca, &files.cert, &files.key] {
-            anyhow::ensure!(
-                f.is_file(),
-                "--tls {}: {} not found (cloud-control tls issue --cn {cn} --out {})",
-                dir.display(),
-                f.display(),
-                dir.display()
-            );
-        }
+    if let Some(files) = args.tls.files()? {
         config = presets::secure(config, &files)?;
-        let ids = AclIdentities { rsus: args.rsus.clone(), clouds: args.clouds.clone(), routers: args.routers.clone() };
+        let ids = AclIdentities {
+            rsus: args.rsus.clone(),
+            clouds: args.clouds.clone(),
+            routers: args.routers.clone(),
+            admins: args.admins.clone(),
+        };
         if ids != AclIdentities::default() {
             config = presets::access_control(config, &ids)?;
         }
@@ -86,7 +79,7 @@ pub fn run(args: RouterArgs) -> anyhow::Result<ExitCode> {
         let session =
             zenoh::open(config).await.map_err(|e| anyhow::anyhow!("starting the router on {:?}: {e}", args.listen))?;
         println!("router listening on {} (zid {})", args.listen.join(", "), session.zid());
-        tracing::info!(listen = ?args.listen, connect = ?args.connect, tls = args.tls.is_some(), "router up");
+        tracing::info!(listen = ?args.listen, connect = ?args.connect, tls = args.tls.tls.is_some(), "router up");
         tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
         session.close().await.map_err(|e| anyhow::anyhow!("closing: {e}"))?;
         Ok(ExitCode::SUCCESS)

@@ -57,14 +57,9 @@ pub struct ServeArgs {
     /// certified RSU (checked against the trust bundle).
     #[arg(long)]
     root_pub: Option<PathBuf>,
-    /// Mutual TLS: the directory from `cloud-control tls issue --cn NAME --out DIR`
-    /// (DIR/ca.pem, DIR/NAME.pem, DIR/NAME.key); endpoints must then be tls/HOST:PORT.
-    /// Overrides `[zenoh.tls]` of the file.
-    #[arg(long, requires = "cn")]
-    tls: Option<PathBuf>,
-    /// The cloud's certificate common name (with --tls): its identity in the router's ACL.
-    #[arg(long)]
-    cn: Option<String>,
+    /// Mutual TLS (overrides `[zenoh.tls]` of the file).
+    #[command(flatten)]
+    tls: crate::tls_args::TlsArgs,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,9 +143,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "client" => corridor_wire::presets::client(&connect)?,
         other => anyhow::bail!("zenoh mode `{other}`: expected peer or client"),
     };
-    let tls = match (&args.tls, &args.cn) {
-        (Some(dir), Some(cn)) => Some(corridor_wire::presets::TlsFiles::in_dir(dir, cn)),
-        _ => file.zenoh.tls,
+    let tls = match args.tls.files()? {
+        Some(files) => Some(files),
+        None => file.zenoh.tls,
     };
     let zcfg = match &tls {
         Some(files) => {

@@ -359,32 +359,23 @@ async fn admin_commands_run_over_mutual_tls_only_for_admin_identities() {
     let maps = Path::new(env!("CARGO_MANIFEST_DIR")).join("../maps/demo-4arm");
     let (map, rules) = (maps.join("demo-4arm.net.xml"), maps.join("rules.toml"));
     let (map, rules) = (map.display().to_string(), rules.display().to_string());
+    let (ops, veh) = (dir("ops-1"), dir("veh-1"));
 
     // the admin identity: status, then publish
-    let out =
-        cli(&["status", "--json", "--connect", &ep, "--tls", &dir("ops-1"), "--cn", "ops-1", "--timeout-s", "10"])
-            .await;
+    let out = cli(&["status", "--json", "--connect", &ep, "--tls", &ops, "--cn", "ops-1", "--timeout-s", "10"]).await;
     assert!(out.status.success(), "status over TLS: {}", String::from_utf8_lossy(&out.stderr));
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(rows.is_array(), "{rows}");
-    let out = cli(&[
-        "publish",
-        "--intersection",
-        "ix-a",
-        "--map",
-        &map,
-        "--rules",
-        &rules,
-        "--connect",
-        &ep,
-        "--tls",
-        &dir("ops-1"),
-        "--cn",
-        "ops-1",
-        "--timeout-s",
-        "10",
-    ])
-    .await;
+    let publish = |tls: &str, cn: &str, rules: Option<&str>| {
+        let mut a =
+            vec!["publish", "--intersection", "ix-a", "--map", &map, "--connect", &ep, "--tls", tls, "--cn", cn];
+        if let Some(r) = rules {
+            a.extend(["--rules", r]);
+        }
+        a.extend(["--timeout-s", if cn == "ops-1" { "10" } else { "3" }]);
+        cli(&a)
+    };
+    let out = publish(&ops, "ops-1", Some(&rules)).await;
     assert!(out.status.success(), "publish over TLS: {}", String::from_utf8_lossy(&out.stderr));
     let entry: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(entry["intersection"], "ix-a");
@@ -399,22 +390,7 @@ async fn admin_commands_run_over_mutual_tls_only_for_admin_identities() {
     let out = cli(&["status", "--connect", &presets::loopback_tcp(port), "--timeout-s", "3"]).await;
     assert!(!out.status.success(), "plain TCP to the TLS router succeeded");
     // a vehicle's certificate: connected, but the router drops its admin query
-    let out = cli(&[
-        "publish",
-        "--intersection",
-        "ix-a",
-        "--map",
-        &map,
-        "--connect",
-        &ep,
-        "--tls",
-        &dir("veh-1"),
-        "--cn",
-        "veh-1",
-        "--timeout-s",
-        "3",
-    ])
-    .await;
+    let out = publish(&veh, "veh-1", None).await;
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no cloud-control serve answered") && err.contains("--admin"), "{err}");

@@ -22,8 +22,10 @@
 //! certificate common names, so an identity is whatever CN the operator's CA signed. The rules
 //! ([`AclIdentities`]): only RSU identities may put on intersection state and event keys and
 //! on RSU keys; only cloud identities on map, rules, catalog and trust keys (and only they may
-//! declare those queryables and reply on them); every authenticated node may subscribe and
-//! query. Anything not allowed is denied (`default_permission: "deny"`).
+//! declare those queryables and reply on them); only admin identities (and clouds) may query
+//! cloud-control's admin key (`publish`, `rollback`, `status`, `trust push`); every
+//! authenticated node may subscribe and query maps, rules, catalog and trust. Anything not
+//! allowed is denied (`default_permission: "deny"`).
 //! `docs/security.md` ("Transport: TLS and access control") has the operator's commands.
 
 use zenoh::qos::{CongestionControl, Priority};
@@ -169,6 +171,10 @@ pub struct AclIdentities {
     pub clouds: Vec<String>,
     /// Other routers: trusted to forward anything on corridor keys (each checks its own edge).
     pub routers: Vec<String>,
+    /// Operators running `cloud-control publish | rollback | status | trust push` through the
+    /// router: may query [`acl_keys::ADMIN`] and nothing else beyond what every node may do
+    /// (a cloud identity may too, since clouds may query all of `corridor/**`).
+    pub admins: Vec<String>,
 }
 
 /// The key expressions each role may write, for the ACL and the docs.
@@ -190,6 +196,8 @@ pub mod acl_keys {
         "corridor/*/trust/**",
         "corridor/*/cloud/**",
     ];
+    /// Admin-only queries: cloud-control's admin queryable (publish, rollback, status, trust push).
+    pub const ADMIN: [&str; 1] = ["corridor/*/cloud/admin"];
     /// Readable by every authenticated node (subscribe, query the cloud's map/rules/catalog/trust).
     pub const READ: [&str; 1] = ["corridor/**"];
     /// Queries every authenticated node may send: maps, rules, catalog, trust.
@@ -208,8 +216,9 @@ fn json_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
 /// put on [`acl_keys::RSU_PUT`], declare [`acl_keys::RSU_TOKEN`] and query
 /// [`acl_keys::RSU_QUERY`]; clouds may put, declare queryables on and reply on
 /// [`acl_keys::CLOUD`], and query anything under `corridor/**`; routers may do anything on
-/// `corridor/**`. A vehicle (any other CN) can thus only subscribe and query: its puts on a
-/// state key are dropped at the router's ingress.
+/// `corridor/**`; admins may query [`acl_keys::ADMIN`]. A vehicle (any other CN) can thus only
+/// subscribe and query maps, rules, catalog and trust: its puts on a state key and its admin
+/// queries are dropped at the router's ingress.
 ///
 /// Zenoh requires each subject property list to be non-empty: a role with no names gets no
 /// subject (and so no rights).
@@ -248,6 +257,7 @@ pub fn access_control_json(ids: &AclIdentities) -> String {
         rule("cloud_serve", &["put", "delete", "declare_queryable", "reply"], &["ingress"], &acl_keys::CLOUD),
         rule("cloud_query", &["query"], &["ingress"], &acl_keys::READ),
         rule("router_all", &all_messages, &["ingress", "egress"], &acl_keys::READ),
+        rule("admin_query", &["query"], &["ingress"], &acl_keys::ADMIN),
     ];
     let mut subjects = vec![r#"{"id":"anyone"}"#.to_owned()];
     let mut policies =
@@ -256,6 +266,7 @@ pub fn access_control_json(ids: &AclIdentities) -> String {
         ("rsu", &ids.rsus, r#"["rsu_put","rsu_token","rsu_query"]"#),
         ("cloud", &ids.clouds, r#"["cloud_serve","cloud_query"]"#),
         ("router", &ids.routers, r#"["router_all"]"#),
+        ("admin", &ids.admins, r#"["admin_query"]"#),
     ] {
         if names.is_empty() {
             continue;
@@ -363,15 +374,20 @@ mod tests {
 
     #[test]
     fn the_access_control_section_is_accepted_by_zenoh_and_names_the_roles() {
-        let ids =
-            AclIdentities { rsus: vec!["rsu-a".into(), "rsu-b".into()], clouds: vec!["cloud".into()], routers: vec![] };
+        let ids = AclIdentities {
+            rsus: vec!["rsu-a".into(), "rsu-b".into()],
+            clouds: vec!["cloud".into()],
+            routers: vec![],
+            admins: vec!["ops-1".into()],
+        };
         let c = access_control(secure(router(&[loopback_tls(7447)], &[]).unwrap(), &files()).unwrap(), &ids).unwrap();
         let acl: serde_json::Value = serde_json::from_str(&c.get_json("access_control").unwrap()).unwrap();
         assert_eq!(acl["enabled"], true);
         assert_eq!(acl["default_permission"], "deny");
         let subjects = acl["subjects"].as_array().unwrap();
-        assert_eq!(subjects.len(), 3, "anyone, rsu, cloud (no routers named): {subjects:?}");
+        assert_eq!(subjects.len(), 4, "anyone, rsu, cloud, admin (no routers named): {subjects:?}");
         assert_eq!(subjects[1]["cert_common_names"], serde_json::json!(["rsu-a", "rsu-b"]));
+        assert_eq!(subjects[3]["cert_common_names"], serde_json::json!(["ops-1"]));
         // the state key is writable only under the rsu policy
         let rules = acl["rules"].as_array().unwrap();
         let puts_state: Vec<&str> = rules
@@ -382,6 +398,17 @@ mod tests {
             .map(|r| r["id"].as_str().unwrap())
             .collect();
         assert_eq!(puts_state, vec!["rsu_put"]);
+        // the admin key is queryable by admins and clouds only
+        let queries_admin: Vec<&str> = rules
+            .iter()
+            .filter(|r| r["messages"].as_array().unwrap().iter().any(|m| m == "query"))
+            .filter(|r| r["flows"].as_array().unwrap().iter().any(|f| f == "ingress"))
+            .filter(|r| {
+                r["key_exprs"].as_array().unwrap().iter().any(|k| k == "corridor/*/cloud/admin" || k == "corridor/**")
+            })
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(queries_admin, vec!["cloud_query", "router_all", "admin_query"]);
     }
 
     #[test]
