@@ -43,6 +43,7 @@ struct Cli {
 /// Bench id -> (baseline bench id, what the baseline is).
 const BASELINES: &[(&str, &str, &str)] = &[
     ("codec/state200_roundtrip", "codec/state200_roundtrip_bitcode", "bitcode 0.6 on the same state"),
+    ("codec/detections200_roundtrip", "codec/state200_roundtrip", "the 200-object state round trip"),
     ("fusion/step_4x100_200tracks", "fusion/step_4x25_50tracks", "the 4x25 -> 50-track step (growth of cost)"),
     ("fusion/step_4x500_1000tracks", "fusion/step_4x25_50tracks", "the 4x25 -> 50-track step (growth of cost)"),
 ];
