@@ -867,7 +867,7 @@ impl Fusion {
                 }
             } else if was_tentative && tr.status != TrackStatus::Tentative {
                 stats.tracks_confirmed += 1;
-                tr.duplicate_frames = u32::MAX; // marker: confirmed in this frame
+                tr.just_confirmed = true;
                 confirmed_now = true;
             }
             keep
@@ -890,7 +890,7 @@ impl Fusion {
     }
 
     /// Re-identification (track-segment association): each track confirmed in this frame
-    /// (marked by `duplicate_frames == u32::MAX`) that was born after a lost track's last
+    /// (marked `just_confirmed`) that was born after a lost track's last
     /// update, of a compatible class, and lies within that lost track's gate, while no other
     /// lost track's gate holds it, continues the lost track: it takes over its id and
     /// first-seen time. The gate is the lost track's constant-velocity path since its last
@@ -909,7 +909,8 @@ impl Fusion {
             return;
         }
         let mut renamed = false;
-        for tr in self.tracks.iter_mut().filter(|tr| tr.duplicate_frames == u32::MAX) {
+        for tr in self.tracks.iter_mut().filter(|tr| tr.just_confirmed) {
+            tr.just_confirmed = false;
             tr.duplicate_frames = 0;
             let class = tr.class().0;
             let p = tr.position_guess(t);

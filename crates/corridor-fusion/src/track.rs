@@ -68,6 +68,9 @@ pub(crate) struct Track {
     pub reference_fix: Option<(Timestamp, Vector2<f64>, Vector2<f64>)>,
     /// Consecutive frames in which this track looked like a duplicate of an older one.
     pub duplicate_frames: u32,
+    /// Confirmed in the frame being processed: a candidate for re-identification
+    /// (`Fusion::reidentify` clears it).
+    pub just_confirmed: bool,
     /// Track score: log-likelihood ratio of "real object" over "false alarms", capped.
     pub score: f64,
     /// Last time a sensor that should have seen it did not, while it was predicted to be
@@ -163,6 +166,7 @@ impl Track {
             sensors: SensorSet::single(sensor),
             reference_fix: None,
             duplicate_frames: 0,
+            just_confirmed: false,
             score: 0.0,
             occluded_at: None,
             last_fix: (m.xy_m, v0),
