@@ -162,6 +162,40 @@ async fn a_client_without_a_valid_certificate_cannot_connect() {
     assert_eq!(e.key, "connect/endpoints");
 }
 
+/// A `cloud-control serve` process (identity `cloud` from `tls_dir`) stopped when dropped.
+struct Serve(std::process::Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cloud-control serve` as a client of the TLS router at `endpoint`, as an operator runs
+/// it, and waits for its "serving" line.
+async fn serve_over_tls(endpoint: &str, tls_dir: &Path, data: &Path) -> Serve {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cloud-control"))
+        .args(["serve", "--region", "demo", "--mode", "client", "--connect", endpoint])
+        .args(["--data-dir", &data.display().to_string()])
+        .args(["--tls", &tls_dir.display().to_string(), "--cn", "cloud"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let serve = Serve(child);
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(line.starts_with("cloud-control serving region demo"), "{line}");
+    serve
+}
+
 fn run(args: &[&str]) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cloud-control")).args(args).output().unwrap();
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -272,24 +306,7 @@ async fn the_rsu_service_and_the_cloud_server_run_over_mutual_tls_behind_the_acl
     // the cloud server over TLS, as an operator runs it
     pki.identity("cloud");
     let data = tempfile::tempdir().unwrap();
-    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_cloud-control"))
-        .args(["serve", "--region", "demo", "--mode", "client"])
-        .args(["--connect", &presets::loopback_tls(port)])
-        .args(["--data-dir", &data.path().display().to_string()])
-        .args(["--tls", &pki.root.join("cloud").display().to_string(), "--cn", "cloud"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = serve.stdout.take().unwrap();
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    assert!(line.starts_with("cloud-control serving region demo"), "{line}");
+    let _serve = serve_over_tls(&presets::loopback_tls(port), &pki.root.join("cloud"), data.path()).await;
     let mut answered = false;
     for _ in 0..20 {
         let rx = veh.get(CATALOG).timeout(Duration::from_secs(1)).await.unwrap();
@@ -301,8 +318,6 @@ async fn the_rsu_service_and_the_cloud_server_run_over_mutual_tls_behind_the_acl
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = serve.kill();
-    let _ = serve.wait();
     assert!(answered, "the TLS cloud answered the vehicle's catalog query");
 }
 
@@ -329,22 +344,7 @@ async fn admin_commands_run_over_mutual_tls_only_for_admin_identities() {
     let dir = |cn: &str| pki.root.join(cn).display().to_string();
     let ep = presets::loopback_tls(port);
     let data = tempfile::tempdir().unwrap();
-    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_cloud-control"))
-        .args(["serve", "--region", "demo", "--mode", "client", "--connect", &ep])
-        .args(["--data-dir", &data.path().display().to_string(), "--tls", &dir("cloud"), "--cn", "cloud"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = serve.stdout.take().unwrap();
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    assert!(line.starts_with("cloud-control serving region demo"), "{line}");
+    let _serve = serve_over_tls(&ep, &pki.root.join("cloud"), data.path()).await;
 
     let cli = |args: &[&str]| {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
@@ -394,6 +394,4 @@ async fn admin_commands_run_over_mutual_tls_only_for_admin_identities() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no cloud-control serve answered") && err.contains("--admin"), "{err}");
-    let _ = serve.kill();
-    let _ = serve.wait();
 }

@@ -3,22 +3,11 @@
 
 use corridor_fusion::{FrameOutcome, Fusion, FusionConfig, SensorSpec};
 use corridor_model::detection::SensorKind;
-use corridor_model::{Detection, DetectionFrame, ObjectClass, SensorExtrinsics, SensorId, Size3, Timestamp};
+use corridor_model::{Detection, DetectionFrame, ObjectClass, SensorId, Size3, Timestamp};
 use nalgebra::{Matrix3, Point3, Vector3};
 
-const T0_NS: i64 = 1_763_856_000_000_000_000;
-
-fn ts(t_s: f64) -> Timestamp {
-    Timestamp::from_unix_ns(T0_NS + (t_s * 1e9).round() as i64)
-}
-
-fn lidar(name: &str, x: f64, y: f64) -> SensorSpec {
-    SensorSpec {
-        id: SensorId::new(name).unwrap(),
-        kind: SensorKind::Lidar,
-        extrinsics: SensorExtrinsics::from_pose(Vector3::new(x, y, 5.0), (-y).atan2(-x), 0.0),
-    }
-}
+mod common;
+use common::{lidar, ts, T0_NS};
 
 /// A frame of `spec` at capture time `t_s` seeing a car at `(10 + 8 t, 2)`, noise free.
 fn frame(spec: &SensorSpec, seq: u64, t_s: f64) -> DetectionFrame {

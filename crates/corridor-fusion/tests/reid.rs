@@ -6,24 +6,12 @@
 
 use std::collections::BTreeSet;
 
-use corridor_fusion::{Fusion, FusionConfig, SensorSpec};
-use corridor_model::detection::SensorKind;
-use corridor_model::{Detection, DetectionFrame, ObjectClass, SensorExtrinsics, SensorId, Size3, Timestamp, TrackId};
-use nalgebra::{Matrix3, Point3, Vector3};
+use corridor_fusion::{Fusion, FusionConfig};
+use corridor_model::{Detection, DetectionFrame, ObjectClass, Size3, TrackId};
+use nalgebra::{Matrix3, Point3};
 
-const T0_NS: i64 = 1_763_856_000_000_000_000;
-
-fn ts(t_s: f64) -> Timestamp {
-    Timestamp::from_unix_ns(T0_NS + (t_s * 1e9).round() as i64)
-}
-
-fn lidar(name: &str, x: f64, y: f64) -> SensorSpec {
-    SensorSpec {
-        id: SensorId::new(name).unwrap(),
-        kind: SensorKind::Lidar,
-        extrinsics: SensorExtrinsics::from_pose(Vector3::new(x, y, 5.0), (-y).atan2(-x), 0.0),
-    }
-}
+mod common;
+use common::{lidar, ts};
 
 /// Per output: its time and the published `(id, x, y, class)`.
 type Outputs = Vec<(f64, Vec<(TrackId, f64, f64, ObjectClass)>)>;

@@ -289,17 +289,7 @@ impl StateCache {
     ) -> Result<(), DropReason> {
         let Some(v) = &mut self.verifier else { return Ok(()) };
         let result = v.verify_with_maps(key, bytes, now, maps);
-        match result {
-            Ok(()) => {
-                self.stats.verified += 1;
-                Ok(())
-            }
-            Err(Refusal::Rejected(label)) => {
-                self.stats.unverified += 1;
-                Err(DropReason::Unverified(label))
-            }
-            Err(Refusal::MapUnknown(v)) => Err(DropReason::MapUnknown(v)),
-        }
+        self.tally(result)
     }
 
     /// [`StateCache::verify`] for a state sample, keeping what the verifier decoded.
@@ -311,10 +301,16 @@ impl StateCache {
         maps: &dyn MapVersions,
     ) -> Result<Option<(Header, IntersectionState)>, DropReason> {
         let Some(v) = &mut self.verifier else { return Ok(None) };
-        match v.verify_state(key, bytes, now, maps) {
-            Ok(decoded) => {
+        let result = v.verify_state(key, bytes, now, maps);
+        self.tally(result)
+    }
+
+    /// Counts a verifier's answer (`verified` / `unverified`) and types its refusal.
+    fn tally<T>(&mut self, result: Result<T, Refusal>) -> Result<T, DropReason> {
+        match result {
+            Ok(checked) => {
                 self.stats.verified += 1;
-                Ok(decoded)
+                Ok(checked)
             }
             Err(Refusal::Rejected(label)) => {
                 self.stats.unverified += 1;

@@ -162,9 +162,7 @@ impl SampleVerifier for TrustVerifier {
         maps: &dyn MapVersions,
     ) -> Result<(), Refusal> {
         match Key::parse(key) {
-            Ok(Key::State { intersection, .. }) => {
-                self.guard.check_state(now, &intersection, bytes, maps).map(|_| ()).map_err(refusal)
-            }
+            Ok(Key::State { .. }) => self.verify_state(key, bytes, now, maps).map(|_| ()),
             Ok(Key::Events { intersection, .. }) => {
                 self.guard.check_event(now, &intersection, bytes, true).map(|_| ()).map_err(refusal)
             }

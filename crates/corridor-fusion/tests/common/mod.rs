@@ -24,6 +24,15 @@ pub fn ts(t_s: f64) -> Timestamp {
     Timestamp::from_unix_ns(T0_NS + (t_s * 1e9).round() as i64)
 }
 
+/// A lidar spec on a 5 m pole at `(x, y)`, facing the centre.
+pub fn lidar(name: &str, x: f64, y: f64) -> SensorSpec {
+    SensorSpec {
+        id: SensorId::new(name).unwrap(),
+        kind: SensorKind::Lidar,
+        extrinsics: SensorExtrinsics::from_pose(Vector3::new(x, y, 5.0), (-y).atan2(-x), 0.0),
+    }
+}
+
 pub fn secs(t: Timestamp) -> f64 {
     (t.unix_ns - T0_NS) as f64 * 1e-9
 }
