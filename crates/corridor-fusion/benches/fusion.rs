@@ -2,7 +2,10 @@
 //! detections each into M live tracks, then `poll_output`.
 //!
 //! Ids: `fusion/step_4x25_50tracks`, `fusion/step_4x100_200tracks` (the figure to beat:
-//! median < 0.5 ms on one core), `fusion/step_4x500_1000tracks`.
+//! median < 0.5 ms on one core), `fusion/step_4x500_1000tracks`; and
+//! `fusion/last_frame_4x100_200tracks_in_order` / `_speculative`: only the last frame of the
+//! step, the work left between the last frame's arrival and the output (speculation fuses the
+//! first three as they arrive).
 //! Targets circle the intersection (so the scene is stationary however many iterations run);
 //! each sensor sees half of them: each lidar every other target, each camera the half nearest
 //! to it (cameras see up to 60 m), so every target gets about two updates per step.
@@ -23,6 +26,9 @@ struct Scene {
     n_targets: usize,
     area_m: f64,
     sensors: Vec<SensorSpec>,
+    /// Time between two sensors' captures of one step, s: 10 ms (free-running sensors), or
+    /// 0.4 ms for hardware-synchronised ones (`synchronised`).
+    stagger_s: f64,
 }
 
 /// A cheap deterministic hash noise in [-1, 1].
@@ -52,7 +58,7 @@ impl Scene {
             mk("cam-nw", SensorKind::Camera, -c, c),
             mk("cam-se", SensorKind::Camera, c, -c),
         ];
-        Self { n_targets, area_m, sensors }
+        Self { n_targets, area_m, sensors, stagger_s: 0.01 }
     }
 
     /// Target `i` on its circle at time `t_s`.
@@ -68,7 +74,7 @@ impl Scene {
         let t_s = step as f64 * STEP_S;
         let mut out = Vec::new();
         for (k, s) in self.sensors.iter().enumerate() {
-            let t_cap = t_s + 0.01 * k as f64;
+            let t_cap = t_s + self.stagger_s * k as f64;
             let mut detections = Vec::with_capacity(self.n_targets / 2);
             // lidars (80 m range) split the targets by parity; cameras (60 m) see the half
             // nearest to them, as the profiles' ranges imply
@@ -158,10 +164,56 @@ fn bench_step(c: &mut Criterion, n_dets: usize, n_tracks: usize) {
     assert!(confirmed + coasting >= n_tracks * 95 / 100, "tracking degraded: {confirmed} + {coasting}");
 }
 
+/// The work left when the last frame of an instant arrives: the first three frames are handed
+/// in (untimed; with `speculate` they are fused right then), the timed part is the fourth
+/// frame's `handle_frame` and `poll_output`, i.e. the RSU's latency from the last frame to the
+/// state, without and with speculation (`FusionConfig::speculate`).
+fn bench_last_frame(c: &mut Criterion, n_dets: usize, n_tracks: usize, speculate: bool) {
+    // synchronised sensors: every frame of a step waits for the last one without speculation
+    let scene = Scene { stagger_s: 0.0004, ..Scene::new(n_tracks) };
+    let cfg = FusionConfig { speculate, ..FusionConfig::default() };
+    let mut fusion = Fusion::new(cfg, scene.sensors.clone());
+    let mut k = 0u64;
+    for _ in 0..30 {
+        step(&mut fusion, scene.frames(k));
+        k += 1;
+    }
+    let name = if speculate { "speculative" } else { "in_order" };
+    let mut group = c.benchmark_group("fusion");
+    group.bench_function(format!("last_frame_4x{n_dets}_{n_tracks}tracks_{name}"), |b| {
+        #[allow(clippy::disallowed_methods, reason = "the bench times only the last frame itself")]
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                let mut frames = scene.frames(k);
+                k += 1;
+                let Some((now, last)) = frames.pop() else { continue };
+                for (t, fr) in frames {
+                    fusion.handle_frame(t, fr);
+                }
+                let start = std::time::Instant::now();
+                fusion.handle_frame(now, last);
+                let out = fusion.poll_output();
+                total += start.elapsed();
+                assert!(
+                    out.is_some_and(|o| o.objects.len() >= n_tracks * 95 / 100),
+                    "no full output after the last frame"
+                );
+            }
+            total
+        })
+    });
+    group.finish();
+    let st = fusion.stats();
+    assert_eq!(st.speculative_frames > 0, speculate, "speculation {speculate}: {st:?}");
+}
+
 fn benches(c: &mut Criterion) {
     bench_step(c, 25, 50);
     bench_step(c, 100, 200);
     bench_step(c, 500, 1000);
+    bench_last_frame(c, 100, 200, false);
+    bench_last_frame(c, 100, 200, true);
 }
 
 criterion_group!(fusion_benches, benches);

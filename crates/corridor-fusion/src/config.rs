@@ -89,6 +89,18 @@ pub struct FusionConfig {
     /// How often the tracker state is snapshotted for replay, s of capture time (default 0.25:
     /// a clone of every track is the price; a replay re-processes at most this much more).
     pub snapshot_interval_s: f64,
+    /// Speculative in-order processing (default true; needs `late_policy` `Replay` and a
+    /// `retrodiction_window_s` > 0). A frame waiting in the reorder buffer is fused at once,
+    /// before it is due, when every sensor it would wait for is *expected* to capture its next
+    /// frame after it (last capture plus the measured frame period, without the 10 % jitter
+    /// allowance of the release rule): with hardware-synchronised sensors whose frames of one
+    /// instant arrive a few hundred microseconds apart, the first frames are fused while the
+    /// last is still in flight. The tracker is snapshotted before the first speculative frame;
+    /// if a frame captured earlier does arrive, the tracker rolls back and re-processes in
+    /// capture-time order (`FusionStats::speculation_rollbacks`). Output is held back until the
+    /// speculative frames are due by the release rule, so nothing speculative is ever
+    /// published: the result is the same as without speculation, only sooner.
+    pub speculate: bool,
     /// Estimate each camera's/radar's clock offset from the tracks (default true).
     pub estimate_clock_offsets: bool,
     /// Sensors whose clocks are the time reference and are never corrected (default lidar).
@@ -264,6 +276,7 @@ impl Default for FusionConfig {
             retrodiction_window_s: 0.3,
             replay_id_match_m: 2.5,
             snapshot_interval_s: 0.25,
+            speculate: true,
             estimate_clock_offsets: true,
             clock_reference_kinds: vec![SensorKind::Lidar],
             clock_offset_prior_sigma_s: 0.03,

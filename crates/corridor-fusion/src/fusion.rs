@@ -79,6 +79,8 @@ struct Snapshot {
     last_processed: Option<Timestamp>,
     /// `(tracks_created, tracks_confirmed, tracks_deleted)`.
     counters: (u64, u64, u64),
+    /// Each sensor's clutter density estimate (updated by every processed frame).
+    clutter: Vec<f64>,
 }
 
 impl PendingFrame {
@@ -103,6 +105,8 @@ struct SensorRt {
     last_aligned: Option<Timestamp>,
     /// Estimated frame period (clock-corrected capture interval), s.
     period_s: Option<f64>,
+    /// Mean absolute deviation of the capture interval from the period (trigger jitter), s.
+    jitter_s: f64,
     /// Capture time and sequence number of the last frame received (duplicate check).
     last_frame: Option<(Timestamp, u64)>,
     /// Receive time of the newest frame.
@@ -118,8 +122,11 @@ impl SensorRt {
 /// The most processed frames kept for replay (memory bound under a frame flood).
 const MAX_HISTORY_FRAMES: usize = 256;
 
-/// Gain of the frame-period low-pass filter.
+/// Gain of the frame-period (and trigger jitter) low-pass filters.
 const PERIOD_GAIN: f64 = 0.1;
+
+/// Speculation needs another sensor's next capture expected this many jitters after a frame.
+const SPECULATION_JITTERS: f64 = 3.0;
 
 /// A reference sensor's fix older than this is not used for clock offset evidence, s.
 const REFERENCE_FIX_MAX_AGE_S: f64 = 0.3;
@@ -208,6 +215,15 @@ pub struct Fusion {
     /// Which id each recent birth got, so a replay gives the same birth the same id.
     births: VecDeque<(FrameKey, u32, TrackId)>,
     replaying: bool,
+    /// Frames fused speculatively (`FusionConfig::speculate`) that are not due yet, in key
+    /// order: output waits until this is empty.
+    unconfirmed: Vec<FrameKey>,
+    /// Newest capture time of the frames fused when due (or confirmed since): what the
+    /// tracker would have processed without speculation. A frame older than this is late; one
+    /// between this and `last_processed` is a speculation miss (rolled back, not late).
+    last_confirmed: Option<Timestamp>,
+    /// The output of the frames that are due while later ones fused speculatively are not.
+    held_output: Option<FusionOutput>,
     scratch: Scratch,
 }
 
@@ -229,6 +245,7 @@ impl Fusion {
                 last_received: None,
                 last_frame: None,
                 period_s: None,
+                jitter_s: 0.0,
             };
             match rts.binary_search_by(|s| s.spec.id.cmp(&rt.spec.id)) {
                 Ok(i) => rts[i] = rt,
@@ -255,6 +272,9 @@ impl Fusion {
             snapshots: VecDeque::new(),
             births: VecDeque::new(),
             replaying: false,
+            unconfirmed: Vec::new(),
+            last_confirmed: None,
+            held_output: None,
             stats,
             scratch: Scratch::default(),
         }
@@ -343,7 +363,34 @@ impl Fusion {
         }
         self.sensors[si].last_frame = Some(last);
         let aligned = frame.capture_time.add_secs_f64(-self.sensors[si].clock_offset_s());
-        if let Some(lp) = self.last_processed {
+        if self.last_processed.is_some_and(|lp| aligned < lp)
+            && !self.unconfirmed.is_empty()
+            && self.last_confirmed.is_none_or(|c| aligned >= c)
+        {
+            // captured before frames fused speculatively, but not late: without speculation
+            // it would have been fused before them. Roll back and fuse in order.
+            let pending = self.convert(si, aligned, &frame);
+            let key = pending.key();
+            self.note_received(si, aligned, now);
+            match self.replay(pending) {
+                Ok(()) => {
+                    self.stats.speculation_rollbacks += 1;
+                    let pos = self.unconfirmed.partition_point(|k| *k < key);
+                    self.unconfirmed.insert(pos, key);
+                    self.release(now);
+                    self.stats.queued_frames = self.queue.len() as u64;
+                    return FrameOutcome::Processed;
+                }
+                // no snapshot old enough (cannot happen while speculation holds one): late
+                Err(_) => {
+                    self.sensor_stats(si).late_frames += 1;
+                    self.sensor_stats(si).dropped_frames += 1;
+                    let late_s = self.last_processed.map_or(0.0, |lp| lp.secs_since(aligned));
+                    return self.reject(si, FrameRejection::TooLate { late_s });
+                }
+            }
+        }
+        if let Some(lp) = self.last_confirmed.or(self.last_processed) {
             if aligned < lp {
                 let late_s = lp.secs_since(aligned);
                 self.sensor_stats(si).late_frames += 1;
@@ -386,7 +433,10 @@ impl Fusion {
             if dt_s > 1e-3 {
                 rt.period_s = Some(match rt.period_s {
                     None => dt_s,
-                    Some(p) if dt_s < 2.0 * p => p + PERIOD_GAIN * (dt_s - p),
+                    Some(p) if dt_s < 2.0 * p => {
+                        rt.jitter_s += PERIOD_GAIN * ((dt_s - p).abs() - rt.jitter_s);
+                        p + PERIOD_GAIN * (dt_s - p)
+                    }
                     Some(p) => p,
                 });
             }
@@ -421,9 +471,16 @@ impl Fusion {
         self.stats.queued_frames = self.queue.len() as u64;
     }
 
-    /// The next time `handle_timeout` should be called, if any.
+    /// The next time `handle_timeout` should be called, if any: when the oldest waiting
+    /// frame, or the oldest frame fused speculatively, is due at the latest.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.queue.first().map(|f| f.aligned.add_secs_f64(self.cfg.reorder_window_s))
+        let waiting = self.queue.first().map(|f| f.aligned);
+        let speculative = self.unconfirmed.first().map(|k| k.0);
+        let oldest = match (waiting, speculative) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        oldest.map(|t| t.add_secs_f64(self.cfg.reorder_window_s))
     }
 
     /// True when no live sensor other than the frame's can still deliver a frame captured
@@ -446,21 +503,153 @@ impl Fusion {
         })
     }
 
+    /// True when a frame captured at `t` by `sensor` is due: waited `reorder_window_s`, or
+    /// no other live sensor can still deliver an earlier frame ([`Fusion::all_caught_up`]).
+    fn due(&self, t: Timestamp, sensor: u16, now: Timestamp) -> bool {
+        now >= t.add_secs_f64(self.cfg.reorder_window_s) || self.all_caught_up(t, sensor, now)
+    }
+
+    /// True when every other live sensor that could still deliver a frame captured before `t`
+    /// is expected to capture its next frame after `t`, by more than three times its measured
+    /// trigger jitter (last capture plus its period, minus the allowance): fusing the frame at
+    /// `t` now is a good bet. Hardware-triggered sensors (microseconds of jitter) qualify
+    /// almost always; free-running ones whose captures fall close together do not, which
+    /// keeps rollbacks rare.
+    fn probably_next(&self, t: Timestamp, sensor: u16, now: Timestamp) -> bool {
+        self.sensors.iter().enumerate().all(|(i, s)| {
+            if i == sensor as usize {
+                return true;
+            }
+            match (s.last_received, s.last_aligned) {
+                (Some(rx), Some(la)) => {
+                    now.secs_since(rx) > self.cfg.sensor_timeout_s
+                        || la >= t
+                        || s.period_s.is_some_and(|p| la.add_secs_f64(p - SPECULATION_JITTERS * s.jitter_s) >= t)
+                }
+                _ => true,
+            }
+        })
+    }
+
+    fn speculation_on(&self) -> bool {
+        self.cfg.speculate && self.cfg.late_policy == LatePolicy::Replay && self.cfg.retrodiction_window_s > 0.0
+    }
+
     fn release(&mut self, now: Timestamp) {
+        let confirmed = self.confirm(now);
+        self.release_due(now);
+        self.speculate(now);
+        if self.unconfirmed.is_empty() {
+            self.held_output = None;
+        } else if confirmed {
+            // only some speculative frames became due: what fusing in order publishes now is
+            // the state after them, before the rest
+            self.hold_confirmed_output();
+        }
+    }
+
+    /// Fuses the waiting frames that are due, oldest first.
+    fn release_due(&mut self, now: Timestamp) {
         while let Some(front) = self.queue.first() {
             let forced = self.queue.len() > self.cfg.max_queued_frames.max(1);
-            let due = forced
-                || now >= front.aligned.add_secs_f64(self.cfg.reorder_window_s)
-                || self.all_caught_up(front.aligned, front.sensor, now);
-            if !due {
+            if !(forced || self.due(front.aligned, front.sensor, now)) {
                 break;
             }
             if forced {
                 self.stats.forced_releases += 1;
             }
             let frame = self.queue.remove(0);
+            // frames fused speculatively before this one are due with it
+            let key = frame.key();
+            self.unconfirmed.retain(|k| *k > key);
+            self.last_confirmed = Some(self.last_confirmed.map_or(key.0, |c| c.max(key.0)));
             self.process(frame);
         }
+    }
+
+    /// Fuses waiting frames that are not due yet but probably next ([`Fusion::probably_next`]).
+    fn speculate(&mut self, now: Timestamp) {
+        if !self.speculation_on() {
+            return;
+        }
+        while let Some(front) = self.queue.first() {
+            if !self.probably_next(front.aligned, front.sensor, now) {
+                break;
+            }
+            let frame = self.queue.remove(0);
+            if self.unconfirmed.is_empty() {
+                if self.output_dirty {
+                    // what fusing in order publishes now: the frames fused so far
+                    self.held_output = self.output_now();
+                    self.output_dirty = false;
+                }
+                self.snapshot_before_speculation(frame.key());
+            }
+            self.unconfirmed.push(frame.key());
+            self.stats.speculative_frames += 1;
+            self.process(frame);
+        }
+    }
+
+    /// Confirms, oldest first, the speculatively fused frames that are due now. True when
+    /// any was (they count as processed now: there is new output).
+    fn confirm(&mut self, now: Timestamp) -> bool {
+        let mut any = false;
+        while let Some(&(t, sensor, _)) = self.unconfirmed.first() {
+            if !self.due(t, sensor, now) {
+                break;
+            }
+            self.unconfirmed.remove(0);
+            self.last_confirmed = Some(self.last_confirmed.map_or(t, |c| c.max(t)));
+            self.output_dirty = true;
+            any = true;
+        }
+        any
+    }
+
+    /// Builds the output of the due frames while later speculative ones are not due: rolls
+    /// back to a snapshot before them, re-fuses the due frames, holds their output for
+    /// `poll_output`, snapshots, and re-fuses the speculative rest.
+    fn hold_confirmed_output(&mut self) {
+        let Some(&first) = self.unconfirmed.first() else {
+            return;
+        };
+        let Some(idx) = self.snapshots.iter().rposition(|s| s.key <= first) else {
+            return;
+        };
+        self.redo(idx, None, Some(first));
+        self.stats.replays += 1;
+        self.stats.speculation_rollbacks += 1;
+    }
+
+    /// A snapshot of the tracker as it is, so that a speculation miss rolls back only the
+    /// speculative frames. Its key sorts right after the newest frame processed (or at the
+    /// first speculative frame when none was).
+    fn snapshot_before_speculation(&mut self, first: FrameKey) {
+        let key = match self.history.back() {
+            Some(f) => {
+                let (t, s, seq) = f.key();
+                (t, s, seq.saturating_add(1)).min(first)
+            }
+            None => first,
+        };
+        self.push_snapshot(key);
+    }
+
+    /// Snapshots the tracker as "the state before frame `key`", unless a snapshot at or after
+    /// `key` is already the newest (snapshots stay in key order).
+    fn push_snapshot(&mut self, key: FrameKey) {
+        if self.snapshots.back().is_some_and(|s| s.key >= key) {
+            return;
+        }
+        self.snapshots.push_back(Snapshot {
+            key,
+            tracks: self.tracks.clone(),
+            lost: self.lost.clone(),
+            last_processed: self.last_processed,
+            counters: (self.stats.tracks_created, self.stats.tracks_confirmed, self.stats.tracks_deleted),
+            clutter: self.sensors.iter().map(|s| s.clutter_per_m2).collect(),
+        });
     }
 
     /// Fuses one frame into the tracks at its capture time.
@@ -469,13 +658,7 @@ impl Fusion {
         if replay_on
             && self.snapshots.back().is_none_or(|s| frame.aligned.secs_since(s.key.0) >= self.cfg.snapshot_interval_s)
         {
-            self.snapshots.push_back(Snapshot {
-                key: frame.key(),
-                tracks: self.tracks.clone(),
-                lost: self.lost.clone(),
-                last_processed: self.last_processed,
-                counters: (self.stats.tracks_created, self.stats.tracks_confirmed, self.stats.tracks_deleted),
-            });
+            self.push_snapshot(frame.key());
         }
         let frame_key = frame.key();
         let t = frame.aligned;
@@ -1054,14 +1237,25 @@ impl Fusion {
     /// Retrodiction by replay: rolls the tracks back to the newest snapshot before `late` and
     /// re-processes the stored frames with `late` among them, in capture-time order. Returns
     /// the frame back when no snapshot is old enough.
-    fn replay(&mut self, mut late: PendingFrame) -> Result<(), PendingFrame> {
-        let key = late.key();
-        let Some(idx) = self.snapshots.iter().rposition(|s| s.key <= key) else {
+    fn replay(&mut self, late: PendingFrame) -> Result<(), PendingFrame> {
+        let Some(idx) = self.snapshots.iter().rposition(|s| s.key <= late.key()) else {
             return Err(late);
         };
+        self.redo(idx, Some(late), None);
+        self.stats.replays += 1;
+        Ok(())
+    }
+
+    /// Rolls the tracker back to snapshot `idx` and re-processes the stored frames after it,
+    /// with `late` (if any) among them, in capture-time order. With `output_at`, the output of
+    /// the state just before the first frame at or after that key is built on the way (held
+    /// for `poll_output`) and a snapshot is taken there.
+    fn redo(&mut self, idx: usize, late: Option<PendingFrame>, output_at: Option<FrameKey>) {
+        // the snapshot stays: the frames after it are re-processed into the history, so it can
+        // serve another late frame (or speculation miss) before the next one is taken
         self.snapshots.truncate(idx + 1);
-        let Some(snap) = self.snapshots.pop_back() else {
-            return Err(late);
+        let Some(snap) = self.snapshots.back().cloned() else {
+            return;
         };
         // the tracks before the rollback: a replay that births an object from another frame
         // than the first time (the late frame now comes first) must not rename it
@@ -1072,22 +1266,32 @@ impl Fusion {
         self.lost = snap.lost;
         self.last_processed = snap.last_processed;
         (self.stats.tracks_created, self.stats.tracks_confirmed, self.stats.tracks_deleted) = snap.counters;
+        for (s, c) in self.sensors.iter_mut().zip(snap.clutter) {
+            s.clutter_per_m2 = c;
+        }
         let split = self.history.partition_point(|f| f.key() < snap.key);
         let mut redo: Vec<PendingFrame> = self.history.drain(split..).collect();
         for f in &mut redo {
             f.replayed = true;
         }
-        late.replayed = false;
-        let pos = redo.partition_point(|f| f.key() < key);
-        redo.insert(pos, late);
+        if let Some(mut late) = late {
+            late.replayed = false;
+            let key = late.key();
+            let pos = redo.partition_point(|f| f.key() < key);
+            redo.insert(pos, late);
+        }
         self.replaying = true;
+        let mut output_at = output_at;
         for f in redo {
+            if output_at.is_some_and(|k| f.key() >= k) {
+                output_at = None;
+                self.held_output = self.output_now();
+                self.push_snapshot(f.key());
+            }
             self.process(f);
         }
         self.replaying = false;
-        self.stats.replays += 1;
         self.keep_ids_across_replay(&before, first_new_id);
-        Ok(())
     }
 
     /// After a replay: a track born during the replay with a fresh id takes the id of a track
@@ -1138,13 +1342,29 @@ impl Fusion {
     /// After processing, the fused output to publish (confirmed + coasting tracks predicted to
     /// `capture_time`, the newest processed capture time, sorted by track id); None when
     /// nothing new.
+    ///
+    /// Nothing fused speculatively is published: while speculative frames are not due, the
+    /// output is the state after the frames that are (built by a rollback when only some of
+    /// the speculative frames became due), exactly what fusing in order would publish.
     pub fn poll_output(&mut self) -> Option<FusionOutput> {
+        if !self.unconfirmed.is_empty() {
+            let held = self.held_output.take()?;
+            self.output_dirty = false;
+            self.stats.outputs += 1;
+            return Some(held);
+        }
         if !self.output_dirty {
             return None;
         }
-        let capture_time = self.last_processed?;
         self.output_dirty = false;
+        let out = self.output_now()?;
         self.stats.outputs += 1;
+        Some(out)
+    }
+
+    /// The confirmed and coasting tracks predicted to the newest processed capture time.
+    fn output_now(&self) -> Option<FusionOutput> {
+        let capture_time = self.last_processed?;
         let mut objects: Vec<TrackedObject> = self
             .tracks
             .iter()

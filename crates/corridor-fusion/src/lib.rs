@@ -47,7 +47,19 @@
 //!    it is never silently fused out of order. A replay can birth an object from another
 //!    detection than the first time (the late frame now comes first); a track born during the
 //!    replay then takes the id of the track that existed before it, is gone now and was within
-//!    `replay_id_match_m`, so a late frame never renames the objects born near it. Camera (and radar) clock offsets are estimated
+//!    `replay_id_match_m`, so a late frame never renames the objects born near it.
+//!    **Speculation** (`speculate`, on by default): a waiting frame is fused at once when every
+//!    sensor it waits for is expected to capture its next frame after it (last capture plus
+//!    the measured period, by more than three times the measured trigger jitter): with
+//!    hardware-synchronised sensors the frames of one instant arrive one after the other, and
+//!    without this all of them are fused only once the last is in. This is optimistic
+//!    synchronisation with rollback (Jefferson's Time Warp, ACM TOPLAS 1985) on the replay
+//!    machinery: the tracker is snapshotted before the first speculative frame, a frame
+//!    captured earlier that still arrives rolls it back (`speculation_rollbacks`; not a late
+//!    frame), and nothing speculative is published: `poll_output` gives exactly what fusing
+//!    in order gives, at the same moments (`tests/speculation.rs` checks this bit for bit),
+//!    only with less work left when the last frame arrives
+//!    (`fusion/last_frame_4x100_200tracks_*`). Camera (and radar) clock offsets are estimated
 //!    from the tracks: a skew `d` shows as innovations `-v d` against targets moving at `v`,
 //!    measured against the reference sensors' (lidar's) raw fixes; a scalar Kalman filter
 //!    smooths the weighted least-squares estimate, and the residual timing uncertainty is

@@ -64,6 +64,11 @@ pub struct FusionStats {
     pub forced_releases: u64,
     /// Replays (retrodiction runs).
     pub replays: u64,
+    /// Frames fused speculatively, before they were due (`FusionConfig::speculate`).
+    pub speculative_frames: u64,
+    /// Rollbacks of speculative processing: a frame captured before frames already fused
+    /// speculatively arrived after them (each is also a replay; the frame is not late).
+    pub speculation_rollbacks: u64,
     /// Outputs produced by `poll_output`.
     pub outputs: u64,
     /// Tracks started (tentative).

@@ -37,10 +37,15 @@ fn the_state_machine_can_move_between_threads() {
     is_send_sync::<corridor_fusion::FusionStats>();
 }
 
+/// The release rule alone (no speculation: a frame is fused when it is due, not before).
+fn in_order_only() -> FusionConfig {
+    FusionConfig { speculate: false, ..FusionConfig::default() }
+}
+
 #[test]
 fn a_frame_waits_for_live_sensors_or_its_timeout() {
     let (a, b) = (lidar("a", 30.0, 30.0), lidar("b", -30.0, -30.0));
-    let mut f = Fusion::new(FusionConfig::default(), vec![a.clone(), b.clone()]);
+    let mut f = Fusion::new(in_order_only(), vec![a.clone(), b.clone()]);
     assert_eq!(f.poll_timeout(), None);
     assert!(f.poll_output().is_none());
     // b has never been heard of: a's first frame is not held back
@@ -103,7 +108,7 @@ fn absurd_capture_times_are_refused_without_overflow() {
 #[test]
 fn out_of_order_arrival_is_processed_in_capture_order() {
     let (a, b) = (lidar("a", 30.0, 30.0), lidar("b", -30.0, -30.0));
-    let mut f = Fusion::new(FusionConfig::default(), vec![a.clone(), b.clone()]);
+    let mut f = Fusion::new(in_order_only(), vec![a.clone(), b.clone()]);
     f.handle_frame(ts(0.02), frame(&a, 1, 0.0));
     f.handle_frame(ts(0.03), frame(&b, 1, 0.0));
     // b's 0.15 arrives before a's 0.10 (a is slower): b waits, a's frame is not late
