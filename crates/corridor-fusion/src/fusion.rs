@@ -1011,7 +1011,10 @@ impl Fusion {
     /// are statistically the same (position and velocity within `duplicate_d2` on `P1 + P2`)
     /// and were not both updated (one detection for two tracks), and counts frames on the
     /// younger one. Two pedestrians walking side by side, half a metre apart, agree in velocity
-    /// and nearly in position, but every lidar frame has a detection for each.
+    /// and nearly in position, but every lidar frame has a detection for each: a pair both
+    /// updated in one frame is remembered as seen apart (`Track::note_apart`) and is no
+    /// duplicate for `duplicate_apart_s` after. The same pairs start passings
+    /// (`passing_swap_m`, decided in `check_passings`).
     fn mark_duplicates(&mut self, t: Timestamp) {
         let apart_s = self.cfg.duplicate_apart_s;
         let sc = &mut self.scratch;
