@@ -37,11 +37,11 @@ fn assert_acceptance(report: &serde_json::Value) {
     assert!(gt_ids >= 15, "too little traffic to judge: {s}");
     assert!(mota >= 0.90, "MOTA {mota}: {s}");
     assert!(idf1 >= 0.90, "IDF1 {idf1}: {s}");
-    // the target is <= 1 per 100 ground-truth tracks; what holds today over the full
-    // 90/60 s runs (docs/scenarios.md, "ID switches": 3/95, 3/81, 0/49, 0/67 with
-    // re-identification) and over these windows (dense-4arm 2/46 in 20 s: a walker passing
-    // through a standing pedestrian, the one swap left) is guarded here at <= 1 per 20
-    assert!(idsw * 20 <= gt_ids.max(20), "{idsw} ID switches for {gt_ids} ground-truth tracks: {s}");
+    // the target, <= 1 per 100 ground-truth tracks: these windows have 21-46 (at most
+    // one switch each) and had 0 offline (docs/scenarios.md, "ID switches": dense-4arm's
+    // walker passing through a standing pedestrian, 2 of 46 in its 20 s before passings were
+    // decided on separation); the full 90/60 s runs have 3/95, 0/81, 0/49, 0/67
+    assert!(idsw * 100 <= gt_ids.max(100), "{idsw} ID switches for {gt_ids} ground-truth tracks: {s}");
 }
 
 #[test]

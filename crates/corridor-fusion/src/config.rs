@@ -238,6 +238,24 @@ pub struct FusionConfig {
     /// After this many consecutive frames as a duplicate the younger track is deleted
     /// (default 4).
     pub duplicate_frames: u32,
+    /// Two published tracks that were each updated by a detection of their own in one frame
+    /// (while gated to a common detection) are two objects for this long after, s (default
+    /// 5; 0 disables): they are not counted as duplicates in the frames between, when one
+    /// detection explains both (a camera whose along-ray error cannot separate two pedestrians
+    /// standing 0.3 m apart, a lidar frame left ambiguous). One object gives one detection per
+    /// frame, so a real duplicate is never seen apart (but for a false alarm beside it).
+    pub duplicate_apart_s: f64,
+    /// Identity check after a passing, m (default 1.5; 0 disables). When two published tracks
+    /// of one class group come within this distance of each other while their velocities
+    /// differ by more than 0.5 m/s (a walker passing a standing pedestrian), each one's
+    /// position and velocity then are kept; once the tracks are apart again (more than 1 m, and
+    /// 0.5 m more than at their closest, within 5 s), those states moved on at their
+    /// velocities say which object each track should be on. If the exchanged pairing fits
+    /// much better (less than a quarter of the kept one's squared error, which must exceed
+    /// 1 m^2), the two tracks exchange ids: while their detections were one point, each took
+    /// the other's object. A deferred decision between two hypotheses, as a multiple-hypothesis
+    /// tracker takes it (the crate doc gives the references).
+    pub passing_swap_m: f64,
     /// Re-identification window, s (default 10; 0 disables). A published track that is deleted
     /// (coasted out, lost its score, or removed as a duplicate) is kept, unpublished, in a
     /// bounded *lost* pool for this long after its last update. A tentative track that is
@@ -323,6 +341,8 @@ impl Default for FusionConfig {
             max_position_sigma_m: 6.0,
             duplicate_d2: 4.0,
             duplicate_frames: 4,
+            duplicate_apart_s: 5.0,
+            passing_swap_m: 1.5,
             new_track_suppress_d2: 25.0,
             reid_window_s: 10.0,
             reid_speed_mps: PerClass { pedestrian: 1.0, cyclist: 3.0, car: 3.0, bus_truck: 3.0 },
@@ -386,7 +406,9 @@ impl FusionConfig {
                 return err(field, &v, "must be finite and > 0");
             }
         }
-        let non_negative: [(&'static str, f64); 12] = [
+        let non_negative: [(&'static str, f64); 14] = [
+            ("passing_swap_m", self.passing_swap_m),
+            ("duplicate_apart_s", self.duplicate_apart_s),
             ("reid_window_s", self.reid_window_s),
             ("reid_min_gate_m", self.reid_min_gate_m),
             ("reid_max_gate_m", self.reid_max_gate_m),

@@ -13,7 +13,7 @@ use crate::calibration::{to_enu, Measurement, SensorPose};
 use crate::config::{kind_index, FusionConfig, LatePolicy, SensorSpec};
 use crate::filter::{max_eigen_2x2, predict, MotionModel};
 use crate::stats::{FusionStats, SensorStats};
-use crate::track::{SensorSet, Track, TrackStatus};
+use crate::track::{Passing, SensorSet, Track, TrackStatus};
 use crate::validate::{check_detection, FrameRejection};
 
 /// The fused output of one or more processed frames.
@@ -63,6 +63,29 @@ struct Lost {
 /// Above this speed a lost and a new track have a direction to compare (re-identification
 /// refuses a new track moving against the lost one's direction), m/s.
 const REID_MOVING_MPS: f64 = 0.5;
+
+/// Two tracks pass each other (`FusionConfig::passing_swap_m`) only when their velocities differ
+/// by more than this, m/s: people standing or walking together are no passing.
+const PASSING_MIN_REL_MPS: f64 = 0.5;
+
+/// A passing is decided once the two tracks are this far apart again, m, and at least
+/// `PASSING_SEPARATED_M` further apart than at their closest.
+const PASSING_END_M: f64 = 1.0;
+
+/// See `PASSING_END_M`, m.
+const PASSING_SEPARATED_M: f64 = 0.5;
+
+/// A passing still undecided after this long is dropped (the two stayed together: the
+/// constant-velocity guess from before says nothing any more), s.
+const PASSING_MAX_S: f64 = 5.0;
+
+/// The ids are exchanged when the exchanged pairing costs less than this fraction of the kept
+/// one...
+const PASSING_SWAP_RATIO: f64 = 0.25;
+
+/// ...and the kept pairing is off by more than this (squared metres, position plus velocity
+/// over 1 s): a swap corrects a clear error, never noise.
+const PASSING_MIN_COST_M2: f64 = 1.0;
 
 /// The most lost tracks kept for re-identification (the oldest go first).
 const MAX_LOST: usize = 128;
@@ -149,6 +172,30 @@ fn same_object(a: &Track, b: &Track, max_d2: f64) -> bool {
         s.try_inverse().map_or(f64::INFINITY, |si| (y.transpose() * si * y)[(0, 0)])
     };
     a.t == b.t && d2(0) < max_d2 && d2(2) < max_d2
+}
+
+/// Starts a passing of tracks `a` and `b` (both published, gated to one detection) when
+/// neither is in one, they are of one class group, within `radius_m` of each other and moving
+/// relative to each other (`FusionConfig::passing_swap_m`).
+fn start_passing(tracks: &mut [Track], a: usize, b: usize, t: Timestamp, radius_m: f64) {
+    if tracks[a].passing.is_some() || tracks[b].passing.is_some() {
+        return;
+    }
+    if class_mismatch(tracks[a].class().0, tracks[b].class().0) > 0.25 {
+        return;
+    }
+    let state = |tr: &Track| {
+        let g = &tr.imm.models[0].x;
+        (tr.position_guess(t), Vector2::new(g[2], g[3]))
+    };
+    let ((xa, va), (xb, vb)) = (state(&tracks[a]), state(&tracks[b]));
+    let d = (xa - xb).norm();
+    if d >= radius_m || (va - vb).norm() <= PASSING_MIN_REL_MPS {
+        return;
+    }
+    let (ida, idb) = (tracks[a].id, tracks[b].id);
+    tracks[a].passing = Some(Passing { other: idb, t0: t, p0: xa, v0: va, closest_m: d });
+    tracks[b].passing = Some(Passing { other: ida, t0: t, p0: xb, v0: vb, closest_m: d });
 }
 
 /// A track's CV guess at the frame time, for pre-gating and birth suppression.
@@ -1027,7 +1074,10 @@ impl Fusion {
         // 5. duplicates: two published tracks on one object (e.g. a false-alarm track that
         // drifted onto a real one) agree in position and velocity frame after frame; the
         // younger one is dropped after `duplicate_frames` such frames, so the older id stays
-        self.mark_duplicates();
+        self.mark_duplicates(t);
+        if self.cfg.passing_swap_m > 0.0 {
+            self.check_passings(t);
+        }
 
         // 6. life cycle
         let cfg = &self.cfg;
@@ -1144,8 +1194,12 @@ impl Fusion {
     /// are statistically the same (position and velocity within `duplicate_d2` on `P1 + P2`)
     /// and were not both updated (one detection for two tracks), and counts frames on the
     /// younger one. Two pedestrians walking side by side, half a metre apart, agree in velocity
-    /// and nearly in position, but every lidar frame has a detection for each.
-    fn mark_duplicates(&mut self) {
+    /// and nearly in position, but every lidar frame has a detection for each: a pair both
+    /// updated in one frame is remembered as seen apart (`Track::note_apart`) and is no
+    /// duplicate for `duplicate_apart_s` after. The same pairs start passings
+    /// (`passing_swap_m`, decided in `check_passings`).
+    fn mark_duplicates(&mut self, t: Timestamp) {
+        let apart_s = self.cfg.duplicate_apart_s;
         let sc = &mut self.scratch;
         let tracks = &mut self.tracks;
         // only detections gated to two or more published tracks can reveal a duplicate
@@ -1179,7 +1233,21 @@ impl Fusion {
                     // tracks updated in this frame): only a pair that one detection explains
                     // (at most one of them updated) is a duplicate
                     let both_updated = sc.matched_track[ta] && sc.matched_track[tb];
-                    if !both_updated && same_object(&tracks[ta], &tracks[tb], self.cfg.duplicate_d2) {
+                    let (ida, idb) = (tracks[ta].id, tracks[tb].id);
+                    if self.cfg.passing_swap_m > 0.0 {
+                        start_passing(tracks, ta, tb, t, self.cfg.passing_swap_m);
+                    }
+                    if both_updated {
+                        // evidence of two objects, remembered for `duplicate_apart_s`: between
+                        // such frames (a camera that cannot separate them, a lidar frame left
+                        // ambiguous) two people standing together are still two
+                        if apart_s > 0.0 {
+                            tracks[ta].note_apart(idb, t);
+                            tracks[tb].note_apart(ida, t);
+                        }
+                    } else if same_object(&tracks[ta], &tracks[tb], self.cfg.duplicate_d2)
+                        && !(apart_s > 0.0 && tracks[ta.max(tb)].seen_apart_from(tracks[ta.min(tb)].id, t, apart_s))
+                    {
                         // tracks are kept in id order: the larger index is the younger
                         sc.dup_flag[ta.max(tb)] = true;
                     }
@@ -1199,6 +1267,80 @@ impl Fusion {
                 tr.duplicate_frames = tr.duplicate_frames.saturating_add(1);
             }
         }
+    }
+
+    /// Decides the passings under way (`FusionConfig::passing_swap_m`): once two passing tracks
+    /// are apart again, each track's state from before the passing, moved on at its velocity
+    /// then, says which object each track should be on now. When the exchanged pairing fits
+    /// far better than the kept one (each track took the other's object while their detections
+    /// could not be told apart), the two tracks exchange ids and first-seen times: the
+    /// deferred decision of a multiple-hypothesis tracker (Blackman 2004) between the two
+    /// hypotheses "kept" and "exchanged", taken once the detections have separated.
+    fn check_passings(&mut self, t: Timestamp) {
+        // exchanges are applied after the loop, which looks tracks up by id (in id order)
+        let mut exchanges: Vec<(usize, usize)> = Vec::new();
+        for i in 0..self.tracks.len() {
+            let Some(pa) = self.tracks[i].passing else {
+                continue;
+            };
+            let me = self.tracks[i].id;
+            let partner = self
+                .tracks
+                .binary_search_by_key(&pa.other, |tr| tr.id)
+                .ok()
+                .and_then(|j| self.tracks[j].passing.filter(|pb| pb.other == me).map(|pb| (j, pb)));
+            let Some((j, pb)) = partner else {
+                // the other track is gone (or renamed): nothing left to decide
+                self.tracks[i].passing = None;
+                continue;
+            };
+            if j < i {
+                continue; // the pair was handled from j
+            }
+            let state = |tr: &Track| {
+                let g = &tr.imm.models[0].x;
+                (tr.position_guess(t), Vector2::new(g[2], g[3]))
+            };
+            let ((xa, va), (xb, vb)) = (state(&self.tracks[i]), state(&self.tracks[j]));
+            let d = (xa - xb).norm();
+            let closest_m = pa.closest_m.min(d);
+            let dt = t.secs_since(pa.t0);
+            if !(0.0..=PASSING_MAX_S).contains(&dt) {
+                self.tracks[i].passing = None;
+                self.tracks[j].passing = None;
+                continue;
+            }
+            if !(d > PASSING_END_M && d > closest_m + PASSING_SEPARATED_M) {
+                self.tracks[i].passing = Some(Passing { closest_m, ..pa });
+                self.tracks[j].passing = Some(Passing { closest_m, ..pb });
+                continue;
+            }
+            // where each object should be now, by its motion before the passing
+            let cost = |x: Vector2<f64>, v: Vector2<f64>, p: &Passing| {
+                (x - (p.p0 + p.v0 * dt)).norm_squared() + (v - p.v0).norm_squared()
+            };
+            let kept = cost(xa, va, &pa) + cost(xb, vb, &pb);
+            let exchanged = cost(xa, va, &pb) + cost(xb, vb, &pa);
+            if kept > PASSING_MIN_COST_M2 && exchanged < PASSING_SWAP_RATIO * kept {
+                exchanges.push((i, j));
+            }
+            self.tracks[i].passing = None;
+            self.tracks[j].passing = None;
+        }
+        if exchanges.is_empty() {
+            return;
+        }
+        for (i, j) in exchanges {
+            let (ida, fa) = (self.tracks[i].id, self.tracks[i].first_seen);
+            let (idb, fb) = (self.tracks[j].id, self.tracks[j].first_seen);
+            self.tracks[i].id = idb;
+            self.tracks[i].first_seen = fb;
+            self.tracks[j].id = ida;
+            self.tracks[j].first_seen = fa;
+            self.stats.passing_swaps += 1;
+        }
+        // tracks are kept in id order
+        self.tracks.sort_by_key(|t| t.id);
     }
 
     /// Keeps the snapshots, frames and births a replay within the window can need.

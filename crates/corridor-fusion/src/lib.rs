@@ -108,7 +108,11 @@
 //!    "clutter", Sittler 1964, Blackman & Popoli sec. 6.2, with the clutter density estimated
 //!    online per sensor) drops below `score_delete`, or when it is the younger of two tracks
 //!    that agreed on one object for `duplicate_frames` frames (frames in which one detection
-//!    explained both: two pedestrians side by side each get a detection of their own). Coasting bridges occlusions and
+//!    explained both: two pedestrians side by side each get a detection of their own), unless
+//!    the two were *seen apart* within `duplicate_apart_s` (5 s): each updated by a detection
+//!    of its own in one frame. One object gives one detection per frame, so two people
+//!    standing 0.3 m apart, whom the cameras alone cannot separate while a bus hides them from
+//!    the lidars, stay two tracks. Coasting bridges occlusions and
 //!    sensor dropouts with the same id; ids are never reused (a replay gives a re-born track
 //!    the id its birth got the first time).
 //!    **Occlusion-aware coasting**: when a sensor that has seen a published track misses it
@@ -122,6 +126,23 @@
 //!    reasoning (IEEE T-RO, 2015), reduced to a per-sensor visibility test: a pedestrian
 //!    behind a bus keeps its id through a 2-3 s occlusion without making every unseen track
 //!    live longer (which would add false tracks after real departures).
+//!    **Passings decided on separation** (`passing_swap_m`, 1.5 m; `Fusion::check_passings`):
+//!    when two published tracks of one class group come within 1.5 m of each other with
+//!    velocities more than 0.5 m/s apart (a walker passing a standing pedestrian), each keeps
+//!    its state then; while their detections are one point, the ambiguity test withholds
+//!    what it can, but the assignment may still give each track the other's object (the
+//!    tracks *coalesce*, the failure of nearest-neighbour and JPDA trackers on close targets
+//!    that Blom & Bloem, "Probabilistic data association avoiding track coalescence", IEEE
+//!    T-AC 2000, analyse). Once the tracks are apart again (1 m, within 5 s), the states from
+//!    before, moved on at their velocities, decide which object each track is on: if the
+//!    exchanged pairing fits far better (a quarter of the kept one's squared error, which
+//!    must exceed 1 m^2), the two tracks exchange ids. This is the deferred decision of a
+//!    multiple-hypothesis tracker (Reid 1979; Blackman, "Multiple hypothesis tracking for
+//!    multiple target tracking", IEEE AES Magazine 2004), limited to the two hypotheses
+//!    "kept" and "exchanged" of one pair, and taken when the measurements have separated.
+//!    The exchange corrects the frames after it only: between the moment the tracks took
+//!    each other's objects and the decision (about a second on the scenarios), each id is
+//!    published on the other object, up to about 1 m from its own.
 //!    **Re-identification** (`reid_window_s`, 10 s; `Fusion::reidentify`): a deleted
 //!    published track goes to a bounded pool of *lost* tracks (at most 128, unpublished) for
 //!    10 s after its last update. A tentative track that is confirmed, was born after a lost

@@ -94,4 +94,7 @@ pub struct FusionStats {
     pub ambiguous_detections: u64,
     /// Confirmed tracks that continued a lost track (took over its id; `reid_window_s`).
     pub tracks_reidentified: u64,
+    /// Passings after which two tracks exchanged their ids because each had taken the other's
+    /// object (`FusionConfig::passing_swap_m`).
+    pub passing_swaps: u64,
 }

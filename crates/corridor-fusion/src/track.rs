@@ -68,6 +68,13 @@ pub(crate) struct Track {
     pub reference_fix: Option<(Timestamp, Vector2<f64>, Vector2<f64>)>,
     /// Consecutive frames in which this track looked like a duplicate of an older one.
     pub duplicate_frames: u32,
+    /// Tracks this one was seen apart from (both updated by detections of their own in one
+    /// frame, while gated to a common detection) and when, last `APART_SLOTS` partners: two
+    /// objects standing together, not a duplicate (`FusionConfig::duplicate_apart_s`).
+    pub apart: [Option<(TrackId, Timestamp)>; APART_SLOTS],
+    /// A passing under way: another published track came within `passing_swap_m` while the
+    /// two moved relative to each other; this track's state then (`Fusion::check_passings`).
+    pub passing: Option<Passing>,
     /// Confirmed in the frame being processed: a candidate for re-identification
     /// (`Fusion::reidentify` clears it).
     pub just_confirmed: bool,
@@ -79,6 +86,25 @@ pub(crate) struct Track {
     /// Position and velocity right after the last update (for re-identification).
     pub last_fix: (Vector2<f64>, Vector2<f64>),
 }
+
+/// Two published tracks passing each other (`FusionConfig::passing_swap_m`), seen from one of
+/// them: the other's id, and this track's own state when the passing began.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Passing {
+    /// The other track.
+    pub other: TrackId,
+    /// When the two came within `passing_swap_m`.
+    pub t0: Timestamp,
+    /// This track's position and velocity then (constant-velocity model).
+    pub p0: Vector2<f64>,
+    /// See `p0`.
+    pub v0: Vector2<f64>,
+    /// The closest the two tracks came since, m.
+    pub closest_m: f64,
+}
+
+/// How many partners a track remembers having been seen apart from (the oldest is forgotten).
+pub(crate) const APART_SLOTS: usize = 4;
 
 /// A set of sensor indices (at most [`SensorSet::CAPACITY`] sensors per tracker): a bit set,
 /// so tracks clone without allocating.
@@ -166,6 +192,8 @@ impl Track {
             sensors: SensorSet::single(sensor),
             reference_fix: None,
             duplicate_frames: 0,
+            apart: [None; APART_SLOTS],
+            passing: None,
             just_confirmed: false,
             score: 0.0,
             occluded_at: None,
@@ -277,6 +305,33 @@ impl Track {
             *v = 0.95 * *v + w * if i == ci { conf } else { rest };
         }
         self.class_cache = self.classify();
+    }
+
+    /// Notes that this track and `other` were each updated by a detection of their own at `t`.
+    pub fn note_apart(&mut self, other: TrackId, t: Timestamp) {
+        let slot = self
+            .apart
+            .iter()
+            .position(|s| s.is_some_and(|(id, _)| id == other))
+            .or_else(|| self.apart.iter().position(Option::is_none))
+            .unwrap_or_else(|| {
+                // all taken: forget the partner seen apart longest ago
+                let mut oldest = 0;
+                for (i, s) in self.apart.iter().enumerate() {
+                    if let (Some((_, a)), Some((_, b))) = (s, self.apart[oldest]) {
+                        if *a < b {
+                            oldest = i;
+                        }
+                    }
+                }
+                oldest
+            });
+        self.apart[slot] = Some((other, t));
+    }
+
+    /// True when this track was seen apart from `other` within `window_s` before `t`.
+    pub fn seen_apart_from(&self, other: TrackId, t: Timestamp, window_s: f64) -> bool {
+        self.apart.iter().flatten().any(|(id, at)| *id == other && t.secs_since(*at) <= window_s)
     }
 
     /// Adds `delta` to the track score, capped at `score_max`.

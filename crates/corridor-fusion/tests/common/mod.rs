@@ -46,6 +46,9 @@ pub enum Motion {
     Arc { centre: Vector2<f64>, radius_m: f64, a0: f64, omega: f64 },
     /// A straight line then an arc: enters the arc at `t_turn_s` (relative to start).
     LineThenArc { p0: Vector2<f64>, v: Vector2<f64>, t_turn_s: f64, omega: f64 },
+    /// Moves at `v` until `t_stop_s`, stands until `t_go_s`, then moves at `v2` (times relative
+    /// to start): a pedestrian waiting at the kerb.
+    StopAndGo { p0: Vector2<f64>, v: Vector2<f64>, t_stop_s: f64, t_go_s: f64, v2: Vector2<f64> },
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +87,16 @@ impl Target {
                     let p = p1 + Vector2::new(a * v.x - b * v.y, b * v.x + a * v.y);
                     let vn = Vector2::new(c * v.x - s * v.y, s * v.x + c * v.y);
                     (p, vn)
+                }
+            }
+            Motion::StopAndGo { p0, v, t_stop_s, t_go_s, v2 } => {
+                let stop = p0 + v * t_stop_s;
+                if tau <= t_stop_s {
+                    (p0 + v * tau, v)
+                } else if tau <= t_go_s {
+                    (stop, Vector2::zeros())
+                } else {
+                    (stop + v2 * (tau - t_go_s), v2)
                 }
             }
         })
