@@ -273,6 +273,37 @@ fn main() -> anyhow::Result<()> {
     if !cli.latency.is_empty() {
         writeln!(
             md,
+            "\nIssue #9's bound: e2e p99 <= 1.3 x raw p99 + fusion p99, and below 2 ms. Beside it, the floor with the"
+        )?;
+        writeln!(
+            md,
+            "threads idle between messages as corridor's are: the same ping-pong paced at the state rate (one round"
+        )?;
+        writeln!(md, "trip per 100 ms, `raw_paced_*`), and e2e as a ratio to that floor.\n")?;
+        writeln!(md, "| placement | bound (us) | e2e p99 | met | paced raw p50 | paced raw p90 | paced raw p99 | e2e / paced p50 | e2e / paced p90 | e2e / paced p99 |")?;
+        writeln!(md, "|---|---|---|---|---|---|---|---|---|---|")?;
+        for spec in &cli.latency {
+            let (label, v) = load(spec)?;
+            let met = match v["target_met"].as_bool() {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "?",
+            };
+            writeln!(
+                md,
+                "| {label} | {} | {} | {met} | {} | {} | {} | {} | {} | {} |",
+                num(&v, "target_p99_us"),
+                num(&v, "e2e_p99_us"),
+                num(&v, "raw_paced_p50_us"),
+                num(&v, "raw_paced_p90_us"),
+                num(&v, "raw_paced_p99_us"),
+                num(&v, "ratio_paced_p50"),
+                num(&v, "ratio_paced_p90"),
+                num(&v, "ratio_paced_p99")
+            )?;
+        }
+        writeln!(
+            md,
             "\nThe RSU in a separate process (`--split`: sensors and vehicle in the harness process, the RSU"
         )?;
         writeln!(md, "in a child; every hop crosses a process boundary), ratios to the same run's raw floor:\n")?;
