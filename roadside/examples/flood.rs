@@ -180,6 +180,8 @@ struct Outcome {
     lat_us: [Vec<i64>; 2],
     published: [u64; 2],
     forged_put: u64,
+    /// Flooder puts zenoh refused (counted, the flood goes on).
+    put_errors: u64,
     ecdsa: u64,
     rejected: u64,
     queue_full: u64,
@@ -306,7 +308,7 @@ async fn one_run(seconds: u64, kind: Flood, pause_us: u64, net: Net, flooder_id:
         let attacker = Signer::new(SigningKey::generate(&mut rng));
         std::thread::spawn(move || {
             let p = hub.declare_publisher(key).wait().unwrap();
-            let mut n = 0u64;
+            let (mut n, mut put_errors) = (0u64, 0u64);
             // forgeries are made once and cycled, so the flooder's own signing does not compete
             // with the vehicle for CPU; a forged seq is never accepted, so a repeat still costs
             // the vehicle one verification
@@ -318,7 +320,13 @@ async fn one_run(seconds: u64, kind: Flood, pause_us: u64, net: Net, flooder_id:
                         if forged.is_empty() {
                             forged = (0..FORGERIES).map(|i| forge(kind, &genuine, &attacker, i)).collect();
                         }
-                        p.put(forged[(n % FORGERIES) as usize].clone()).wait().unwrap();
+                        // a refused put is counted, not fatal: the run must still report
+                        if let Err(e) = p.put(forged[(n % FORGERIES) as usize].clone()).wait() {
+                            if put_errors == 0 {
+                                eprintln!("flooder: put failed: {e}");
+                            }
+                            put_errors += 1;
+                        }
                         n += 1;
                         if pause_us > 0 {
                             std::thread::sleep(Duration::from_micros(pause_us));
@@ -327,7 +335,7 @@ async fn one_run(seconds: u64, kind: Flood, pause_us: u64, net: Net, flooder_id:
                     None => std::thread::sleep(Duration::from_millis(1)),
                 }
             }
-            n
+            (n, put_errors)
         })
     });
     // the sensors: from the hub on the open network; behind the ACL from each RSU's own session
@@ -348,7 +356,7 @@ async fn one_run(seconds: u64, kind: Flood, pause_us: u64, net: Net, flooder_id:
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     on.store(false, Ordering::Relaxed);
-    let forged_put = flooder.map(|h| h.join().unwrap()).unwrap_or(0);
+    let (forged_put, put_errors) = flooder.map(|h| h.join().unwrap()).unwrap_or((0, 0));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let published = [rsus[0].0.stats().states_published, rsus[1].0.stats().states_published];
     for (r, _) in rsus {
@@ -360,7 +368,16 @@ async fn one_run(seconds: u64, kind: Flood, pause_us: u64, net: Net, flooder_id:
     let dropped = format!("{:?}", stats.dropped);
     let lat_us = lat.lock().unwrap().clone();
     vehicle.close().await.unwrap();
-    Outcome { lat_us, published, forged_put, ecdsa: ecdsa.load(Ordering::Relaxed), rejected, queue_full, dropped }
+    Outcome {
+        lat_us,
+        published,
+        forged_put,
+        put_errors,
+        ecdsa: ecdsa.load(Ordering::Relaxed),
+        rejected,
+        queue_full,
+        dropped,
+    }
 }
 
 fn pct(v: &mut [i64], p: f64) -> i64 {
@@ -405,9 +422,10 @@ async fn main() {
     for (kind, flooder) in runs {
         let mut o = one_run(seconds, kind, pause_us, net, flooder, &tls).await;
         let mut line = format!(
-            "net={net_name} flood={kind:?} flooder={} pause_us={pause_us} forged_put={} rejected={} queue_full={} ecdsa={}",
+            "net={net_name} flood={kind:?} flooder={} pause_us={pause_us} forged_put={} put_errors={} rejected={} queue_full={} ecdsa={}",
             if kind == Flood::None { "-" } else { flooder.name() },
             o.forged_put,
+            o.put_errors,
             o.rejected,
             o.queue_full,
             o.ecdsa
