@@ -9,15 +9,17 @@
 //! makes every link mutual TLS with the certificate `DIR/NAME.pem` (`cloud-control tls issue`),
 //! and `--rsu`/`--cloud`/`--peer-router`/`--admin` (repeatable certificate common names) turn
 //! on the access-control list of `corridor_wire::presets::access_control`: only RSUs may publish
-//! state and events, only the cloud maps, rules, catalog and trust, only admins (and clouds)
-//! may send cloud-control's admin requests; everyone else may only subscribe and query. `--print-config` prints the resulting zenoh config (JSON) and exits,
-//! e.g. to run the same policy on a stock `zenohd`.
+//! state and events (`--rsu CN=IX,...` only for those intersections and on its own RSU keys; a
+//! bare `--rsu CN` for any intersection), only the cloud maps, rules, catalog and trust, only
+//! admins (and clouds) may send cloud-control's admin requests; everyone else may only subscribe
+//! and query. `--print-config` prints the resulting zenoh config (JSON) and exits, e.g. to run
+//! the same policy on a stock `zenohd`.
 
 use anyhow::Context;
 use clap::Args;
 use std::process::ExitCode;
 
-use corridor_wire::presets::{self, AclIdentities};
+use corridor_wire::presets::{self, AclIdentities, RsuIdentity};
 
 /// Router options.
 #[derive(Debug, Args)]
@@ -30,10 +32,15 @@ pub struct RouterArgs {
     connect: Vec<String>,
     #[command(flatten)]
     tls: crate::tls_args::TlsArgs,
-    /// RSU identities (certificate CNs) allowed to publish state and events; repeatable.
-    /// Any of --rsu/--cloud/--peer-router turns the access-control list on (needs --tls).
-    #[arg(long = "rsu", requires = "tls")]
-    rsus: Vec<String>,
+    /// An RSU identity allowed to publish state and events; repeatable. `CN=IX[,IX...]`
+    /// scopes it: it may then put only on the state/events keys of those intersections and on
+    /// its own corridor/*/rsu/CN/** keys (the CN must be the RSU id). A bare `CN` keeps the
+    /// unscoped meaning: state and events of ANY intersection, any RSU's keys. Give each CN
+    /// once. Any of --rsu/--cloud/--peer-router/--admin turns the access-control list on
+    /// (needs --tls).
+    // parsed with FromStr explicitly: clap's default would take `From<String>` (unscoped)
+    #[arg(long = "rsu", requires = "tls", value_name = "CN[=IX,...]", value_parser = parse_rsu)]
+    rsus: Vec<RsuIdentity>,
     /// Cloud identities allowed to publish/serve maps, rules, catalog and trust; repeatable.
     #[arg(long = "cloud", requires = "tls")]
     clouds: Vec<String>,
@@ -49,6 +56,10 @@ pub struct RouterArgs {
     print_config: bool,
 }
 
+fn parse_rsu(text: &str) -> Result<RsuIdentity, presets::AclError> {
+    text.parse()
+}
+
 fn config(args: &RouterArgs) -> anyhow::Result<zenoh::Config> {
     let mut config = presets::router(&args.listen, &args.connect)?;
     if let Some(files) = args.tls.files()? {
@@ -60,6 +71,7 @@ fn config(args: &RouterArgs) -> anyhow::Result<zenoh::Config> {
             admins: args.admins.clone(),
         };
         if ids != AclIdentities::default() {
+            ids.validate().map_err(|e| anyhow::anyhow!("--rsu/--cloud/--peer-router/--admin: {e}"))?;
             config = presets::access_control(config, &ids)?;
         }
     }

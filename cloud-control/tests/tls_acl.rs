@@ -18,6 +18,7 @@ use zenoh::Wait;
 mod common;
 
 const STATE: &str = "corridor/demo/ix/ix-a/state";
+const STATE_B: &str = "corridor/demo/ix/ix-b/state";
 const MAP: &str = "corridor/demo/map/ix-a";
 const CATALOG: &str = "corridor/demo/catalog";
 
@@ -48,11 +49,16 @@ impl Pki {
 }
 
 async fn router(pki: &Pki, port: u16) -> zenoh::Session {
-    let config = presets::router(&[presets::loopback_tls(port)], &[]).unwrap();
-    let config = presets::secure(config, &pki.identity("router-1")).unwrap();
     let ids =
         AclIdentities { rsus: vec!["rsu-a".into()], clouds: vec!["cloud".into()], routers: vec![], admins: vec![] };
-    let config = presets::access_control(config, &ids).unwrap();
+    router_with(pki, port, &ids).await
+}
+
+/// The TLS router (identity router-1) on `port` with the ACL for `ids`.
+async fn router_with(pki: &Pki, port: u16, ids: &AclIdentities) -> zenoh::Session {
+    let config = presets::router(&[presets::loopback_tls(port)], &[]).unwrap();
+    let config = presets::secure(config, &pki.identity("router-1")).unwrap();
+    let config = presets::access_control(config, ids).unwrap();
     zenoh::open(config).await.unwrap()
 }
 
@@ -129,6 +135,60 @@ async fn only_rsus_publish_state_only_the_cloud_serves_and_vehicles_read() {
     // vehicles and RSUs may query; only the cloud's queryable answers
     assert_eq!(replies(&veh, MAP).await, vec!["map-from-cloud".to_owned()]);
     assert_eq!(replies(&rsu, MAP).await, vec!["map-from-cloud".to_owned()]);
+}
+
+/// Per-intersection scoping (`--rsu rsu-b=ix-b`): rsu-b may put on ix-b's state and events and
+/// on its own RSU keys, not on ix-a's state or events nor on rsu-a's keys; rsu-a, given without
+/// scoping (`--rsu rsu-a`), may still put on any intersection's state, as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scoped_rsu_identity_publishes_only_for_its_own_intersections() {
+    let pki = Pki::new();
+    let port = presets::free_loopback_port().unwrap();
+    let ids = AclIdentities {
+        rsus: vec!["rsu-a".into(), "rsu-b=ix-b".parse().unwrap()],
+        clouds: vec!["cloud".into()],
+        ..AclIdentities::default()
+    };
+    let _router = router_with(&pki, port, &ids).await;
+    let rsu_a = client(&pki.identity("rsu-a"), port).await.unwrap();
+    let rsu_b = client(&pki.identity("rsu-b"), port).await.unwrap();
+    let veh = client(&pki.identity("veh-1"), port).await.unwrap();
+    let (_s1, states) = recorder(&veh, "corridor/demo/ix/*/state").await;
+    let (_s2, events) = recorder(&veh, "corridor/demo/ix/*/events").await;
+    let (_s3, rsu_keys) = recorder(&veh, "corridor/demo/rsu/**").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // rsu-b, one session (one link to the router, so its puts stay in this order): the denied
+    // puts go first, each followed by an allowed one on the same subscriber's keys
+    rsu_b.put(STATE, "ix-a-state-by-rsu-b").await.unwrap();
+    rsu_b.put("corridor/demo/ix/ix-a/events", "ix-a-event-by-rsu-b").await.unwrap();
+    rsu_b.put("corridor/demo/rsu/rsu-a/stats", "rsu-a-stats-by-rsu-b").await.unwrap();
+    rsu_b.put(STATE_B, "ix-b-state-by-rsu-b").await.unwrap();
+    rsu_b.put("corridor/demo/ix/ix-b/events", "ix-b-event-by-rsu-b").await.unwrap();
+    rsu_b.put("corridor/demo/rsu/rsu-b/stats", "rsu-b-stats-by-rsu-b").await.unwrap();
+    // rsu-a, unscoped: both intersections
+    rsu_a.put(STATE, "ix-a-state-by-rsu-a").await.unwrap();
+    rsu_a.put(STATE_B, "ix-b-state-by-rsu-a").await.unwrap();
+
+    for (got, want) in [
+        (&states, "ix-b-state-by-rsu-b"),
+        (&events, "ix-b-event-by-rsu-b"),
+        (&rsu_keys, "rsu-b-stats-by-rsu-b"),
+        (&states, "ix-a-state-by-rsu-a"),
+        (&states, "ix-b-state-by-rsu-a"),
+    ] {
+        assert!(arrives(got, want).await, "{want} did not reach the vehicle");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut got_states = states.lock().unwrap().clone();
+    got_states.sort();
+    assert_eq!(
+        got_states,
+        vec!["ix-a-state-by-rsu-a", "ix-b-state-by-rsu-a", "ix-b-state-by-rsu-b"],
+        "rsu-b's put on ix-a's state key was denied"
+    );
+    assert_eq!(*events.lock().unwrap(), vec!["ix-b-event-by-rsu-b"], "rsu-b's ix-a event was denied");
+    assert_eq!(*rsu_keys.lock().unwrap(), vec!["rsu-b-stats-by-rsu-b"], "rsu-b's put on rsu-a's keys was denied");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,6 +284,8 @@ fn the_operator_commands_make_a_ca_certificates_and_a_router_config() {
         "router-1",
         "--rsu",
         "rsu-a",
+        "--rsu",
+        "rsu-b=ix-b,ix-c",
         "--cloud",
         "cloud",
         "--print-config",
@@ -234,6 +296,31 @@ fn the_operator_commands_make_a_ca_certificates_and_a_router_config() {
     assert_eq!(v["access_control"]["default_permission"], "deny");
     let subjects = v["access_control"]["subjects"].to_string();
     assert!(subjects.contains("rsu-a") && subjects.contains("cloud"), "{subjects}");
+    // the scoped RSU has its own subject and put rule, naming its intersections only
+    let subject =
+        |id: &str| v["access_control"]["subjects"].as_array().unwrap().iter().find(|s| s["id"] == id).cloned().unwrap();
+    assert_eq!(subject("rsu")["cert_common_names"], serde_json::json!(["rsu-a"]));
+    assert_eq!(subject("rsu:rsu-b")["cert_common_names"], serde_json::json!(["rsu-b"]));
+    let put = v["access_control"]["rules"].as_array().unwrap().iter().find(|r| r["id"] == "rsu_put:rsu-b").unwrap();
+    let keys = put["key_exprs"].to_string();
+    assert!(keys.contains("corridor/*/ix/ix-b/state") && keys.contains("corridor/*/ix/ix-c/events"), "{keys}");
+    assert!(!keys.contains("ix-a") && keys.contains("corridor/*/rsu/rsu-b/**"), "{keys}");
+    // bad scoping is refused, naming the value
+    for (bad, want) in [
+        ("rsu-b=ix b", "rsu identity `rsu-b=ix b`: intersection id `ix b` has the character ' '"),
+        ("rsu-b=", "rsu identity `rsu-b=`: no intersection after `=`"),
+        ("=ix-b", "rsu identity `=ix-b`: the certificate common name is empty"),
+        ("rsu-a=ix-a", "rsu identity `rsu-a` is given more than once (`rsu-a` and `rsu-a=ix-a`)"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cloud-control"))
+            .args(["router", "--listen", "tls/localhost:7447", "--tls", &d("router-1"), "--cn", "router-1"])
+            .args(["--rsu", "rsu-a", "--rsu", bad, "--print-config"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "--rsu {bad:?} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "--rsu {bad:?}: {err}");
+    }
     // a second init-ca in the same directory is refused (the CA key is never overwritten)
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cloud-control"))
         .args(["tls", "init-ca", "--out", &d("ca")])

@@ -16,12 +16,27 @@
 //!   numbers: each costs one ECDSA verification (`bad_signature`); this is also what every
 //!   `copy` forgery cost before the pre-checks. They share rsu-a's intake queue; rsu-b's is its own.
 //!
-//! `cargo run --release -p roadside --example flood -- [SECONDS] [PAUSE_US] [copy|fresh|both]`
+//! `cargo run --release -p roadside --example flood -- [SECONDS] [PAUSE_US] [copy|fresh|both] [--acl|--acl-unscoped]`
 //! (default 5 s per run; PAUSE_US 0: as fast as zenoh takes them; both). The flood runs on the
 //! same machine, so an unthrottled one also measures CPU contention.
+//!
+//! Networks:
+//! - default (open): every node is a zenoh peer of one hub peer on loopback TCP, no TLS, no
+//!   access control; the flooder publishes from the hub.
+//! - `--acl`: a TLS router with `corridor_wire::presets::access_control` (transport CA and
+//!   certificates from `cloud_control::pki`, fresh per process): the RSUs are clients with RSU
+//!   certificates scoped to their intersections (`rsu-a=ix-a`, `rsu-b=ix-b`) and publish their
+//!   sensors' detections from their own sessions; the vehicle is a client with a vehicle
+//!   certificate (`veh-1`). Each flood kind is run twice, from a client with (a) a vehicle
+//!   certificate (`veh-flood`) and (b) the certificate of the *other* RSU (`rsu-b`, scoped to
+//!   ix-b), both putting on ix-a's key; the flooder reads the genuine state it forges from its
+//!   own subscription, as an attacker on the network would.
+//! - `--acl-unscoped`: the same with the RSUs given unscoped (`rsu-a`, `rsu-b`: the ACL before
+//!   per-intersection scoping), so rsu-b's flood reaches the vehicle.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,6 +48,7 @@ use corridor_model::{
 };
 use corridor_sdk::{SampleVerifier, StateCallback, StateUpdate, Vehicle};
 use corridor_security::{Certificate, GuardConfig, Signer, SigningKey, StateGuard, TrustStore, SIGNATURE_LEN};
+use corridor_wire::presets::{AclIdentities, TlsFiles};
 use corridor_wire::{decode, encode, presets, Header, Key, Limits, PayloadKind};
 use nalgebra::{Matrix3, Vector3};
 use roadside::config::{RsuConfig, ZenohSection, DEFAULT_CONFIG};
@@ -45,6 +61,73 @@ enum Flood {
     None,
     Copy,
     Fresh,
+}
+
+/// Which network the run uses (see the module doc).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Net {
+    Open,
+    /// The TLS router with the ACL; `scoped`: RSU identities scoped to their intersections.
+    Acl {
+        scoped: bool,
+    },
+}
+
+/// Whose certificate the flooder holds on an ACL network (on the open network: none, it
+/// publishes from the hub peer).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Flooder {
+    Hub,
+    Vehicle,
+    OtherRsu,
+}
+
+impl Flooder {
+    fn name(self) -> &'static str {
+        match self {
+            Flooder::Hub => "hub",
+            Flooder::Vehicle => "veh-flood",
+            Flooder::OtherRsu => "rsu-b",
+        }
+    }
+}
+
+/// A transport CA and the identities of the ACL runs, in a temporary directory.
+struct Tls {
+    _dir: tempfile::TempDir,
+    files: std::collections::HashMap<&'static str, TlsFiles>,
+}
+
+impl Tls {
+    fn new() -> Tls {
+        use cloud_control::pki;
+        let dir = tempfile::tempdir().unwrap();
+        let now = jiff::Timestamp::now();
+        let ca = pki::generate_ca("flood-ca", now, 2).unwrap();
+        let mut files = std::collections::HashMap::new();
+        for cn in ["router-1", "rsu-a", "rsu-b", "veh-1", "veh-flood"] {
+            let sans: Vec<String> = if cn == "router-1" { vec!["localhost".into()] } else { vec![] };
+            let node = pki::issue(&ca, cn, &sans, now, 2).unwrap();
+            let out: PathBuf = dir.path().join(cn);
+            files.insert(cn, pki::write_identity(&out, cn, &node, &ca.cert).unwrap());
+        }
+        Tls { _dir: dir, files }
+    }
+
+    fn router(&self, port: u16, scoped: bool) -> zenoh::Config {
+        let config = presets::router(&[presets::loopback_tls(port)], &[]).unwrap();
+        let config = presets::secure(config, &self.files["router-1"]).unwrap();
+        let rsus = if scoped {
+            vec!["rsu-a=ix-a".parse().unwrap(), "rsu-b=ix-b".parse().unwrap()]
+        } else {
+            vec!["rsu-a".into(), "rsu-b".into()]
+        };
+        presets::access_control(config, &AclIdentities { rsus, ..AclIdentities::default() }).unwrap()
+    }
+
+    fn client(&self, port: u16, cn: &str) -> zenoh::Config {
+        presets::secure(presets::client(&[presets::loopback_tls(port)]).unwrap(), &self.files[cn]).unwrap()
+    }
 }
 
 /// The guard as the SDK's verifier; mirrors its ECDSA count into `ecdsa`.
@@ -97,6 +180,8 @@ struct Outcome {
     lat_us: [Vec<i64>; 2],
     published: [u64; 2],
     forged_put: u64,
+    /// Flooder puts zenoh refused (counted, the flood goes on).
+    put_errors: u64,
     ecdsa: u64,
     rejected: u64,
     queue_full: u64,
@@ -121,7 +206,7 @@ fn frame(i: u64) -> DetectionFrame {
     }
 }
 
-async fn one_run(seconds: u64, kind: Flood, pause_us: u64) -> Outcome {
+async fn one_run(seconds: u64, kind: Flood, pause_us: u64, net: Net, flooder_id: Flooder, tls: &Tls) -> Outcome {
     let tmp = tempfile::tempdir().unwrap();
     let mut rng = rand_core::OsRng;
     let root = SigningKey::generate(&mut rng);
@@ -149,8 +234,19 @@ async fn one_run(seconds: u64, kind: Flood, pause_us: u64) -> Outcome {
     }
 
     let port = presets::free_loopback_port().unwrap();
-    let hub = zenoh::open(presets::peer(&[presets::loopback_tcp(port)], &[]).unwrap()).await.unwrap();
-    let peer = || async { zenoh::open(presets::peer(&[], &[presets::loopback_tcp(port)]).unwrap()).await.unwrap() };
+    let hub = match net {
+        Net::Open => presets::peer(&[presets::loopback_tcp(port)], &[]).unwrap(),
+        Net::Acl { scoped } => tls.router(port, scoped),
+    };
+    let hub = zenoh::open(hub).await.unwrap();
+    // a node's session: a peer of the hub, or a TLS client of the router with `cn`'s certificate
+    let node = |cn: &str| {
+        let config = match net {
+            Net::Open => presets::peer(&[], &[presets::loopback_tcp(port)]).unwrap(),
+            Net::Acl { .. } => tls.client(port, cn),
+        };
+        async move { zenoh::open(config).await.unwrap() }
+    };
     let region: corridor_model::RegionId = "demo".parse().unwrap();
     let ixs: Vec<IntersectionId> = vec!["ix-a".parse().unwrap(), "ix-b".parse().unwrap()];
 
@@ -163,7 +259,7 @@ async fn one_run(seconds: u64, kind: Flood, pause_us: u64) -> Outcome {
         l.lock().unwrap()[i].push(done.nanos_since(u.state.publish_time) / 1000);
     });
     let vehicle =
-        Vehicle::with_session(peer().await, region.clone(), ixs.clone(), Arc::new(SystemClock), Some(on_state))
+        Vehicle::with_session(node("veh-1").await, region.clone(), ixs.clone(), Arc::new(SystemClock), Some(on_state))
             .await
             .unwrap();
     let ecdsa = Arc::new(AtomicU64::new(0));
@@ -172,11 +268,15 @@ async fn one_run(seconds: u64, kind: Flood, pause_us: u64) -> Outcome {
         GuardVerifier { guard: StateGuard::new(trust, GuardConfig::default()), maps, ecdsa: Arc::clone(&ecdsa) };
     vehicle.with_core(|c| c.set_verifier(Box::new(verifier)));
 
-    // a raw subscriber keeps the first genuine ix-a state for the flooder
+    // the flooder's session; its raw subscriber keeps the first genuine ix-a state to forge from
+    let flood_session = match flooder_id {
+        Flooder::Hub => hub.clone(),
+        id => node(id.name()).await,
+    };
     let state_key = Key::State { region: region.clone(), intersection: ixs[0].clone() }.to_string();
     let first: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
     let f = first.clone();
-    let _raw = hub
+    let _raw = flood_session
         .declare_subscriber(state_key.clone())
         .callback(move |s| {
             f.lock().unwrap().get_or_insert_with(|| s.payload().to_bytes().into_owned());
@@ -189,20 +289,26 @@ async fn one_run(seconds: u64, kind: Flood, pause_us: u64) -> Outcome {
         let mut cfg = RsuConfig::parse(DEFAULT_CONFIG, "default").unwrap();
         cfg.rsu = rsu.parse().unwrap();
         cfg.intersection = ix.parse().unwrap();
-        cfg.zenoh = ZenohSection::new("peer", vec![], vec![presets::loopback_tcp(port)]);
+        cfg.zenoh = match net {
+            Net::Open => ZenohSection::new("peer", vec![], vec![presets::loopback_tcp(port)]),
+            Net::Acl { .. } => ZenohSection {
+                tls: Some(tls.files[rsu].clone()),
+                ..ZenohSection::new("client", vec![], vec![presets::loopback_tls(port)])
+            },
+        };
         cfg.security = Some(sections[i].clone());
-        let rs = peer().await;
+        let rs = zenoh::open(cfg.zenoh.to_zenoh().unwrap()).await.unwrap();
         rsus.push((RsuService::start(cfg, &rs, Arc::new(SystemClock)).await.unwrap(), rs));
     }
     tokio::time::sleep(Duration::from_millis(600)).await;
 
     let on = Arc::new(AtomicBool::new(true));
     let flooder = (kind != Flood::None).then(|| {
-        let (hub, first, on, key) = (hub.clone(), first.clone(), on.clone(), state_key.clone());
+        let (hub, first, on, key) = (flood_session.clone(), first.clone(), on.clone(), state_key.clone());
         let attacker = Signer::new(SigningKey::generate(&mut rng));
         std::thread::spawn(move || {
             let p = hub.declare_publisher(key).wait().unwrap();
-            let mut n = 0u64;
+            let (mut n, mut put_errors) = (0u64, 0u64);
             // forgeries are made once and cycled, so the flooder's own signing does not compete
             // with the vehicle for CPU; a forged seq is never accepted, so a repeat still costs
             // the vehicle one verification
@@ -214,7 +320,13 @@ async fn one_run(seconds: u64, kind: Flood, pause_us: u64) -> Outcome {
                         if forged.is_empty() {
                             forged = (0..FORGERIES).map(|i| forge(kind, &genuine, &attacker, i)).collect();
                         }
-                        p.put(forged[(n % FORGERIES) as usize].clone()).wait().unwrap();
+                        // a refused put is counted, not fatal: the run must still report
+                        if let Err(e) = p.put(forged[(n % FORGERIES) as usize].clone()).wait() {
+                            if put_errors == 0 {
+                                eprintln!("flooder: put failed: {e}");
+                            }
+                            put_errors += 1;
+                        }
                         n += 1;
                         if pause_us > 0 {
                             std::thread::sleep(Duration::from_micros(pause_us));
@@ -223,14 +335,17 @@ async fn one_run(seconds: u64, kind: Flood, pause_us: u64) -> Outcome {
                     None => std::thread::sleep(Duration::from_millis(1)),
                 }
             }
-            n
+            (n, put_errors)
         })
     });
+    // the sensors: from the hub on the open network; behind the ACL from each RSU's own session
+    // (only an RSU identity may put under its corridor/*/rsu/{rsu}/** keys)
     let mut pubs = vec![];
-    for rsu in ["rsu-a", "rsu-b"] {
+    for (rsu, (_, rs)) in ["rsu-a", "rsu-b"].into_iter().zip(&rsus) {
         let det =
             Key::Detections { region: region.clone(), rsu: rsu.parse().unwrap(), sensor: "lidar-ne".parse().unwrap() };
-        pubs.push(presets::declare_publisher(&hub, &det).await.unwrap());
+        let from = if net == Net::Open { &hub } else { rs };
+        pubs.push(presets::declare_publisher(from, &det).await.unwrap());
     }
     for i in 0..seconds * 10 {
         for p in &pubs {
@@ -241,7 +356,7 @@ async fn one_run(seconds: u64, kind: Flood, pause_us: u64) -> Outcome {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     on.store(false, Ordering::Relaxed);
-    let forged_put = flooder.map(|h| h.join().unwrap()).unwrap_or(0);
+    let (forged_put, put_errors) = flooder.map(|h| h.join().unwrap()).unwrap_or((0, 0));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let published = [rsus[0].0.stats().states_published, rsus[1].0.stats().states_published];
     for (r, _) in rsus {
@@ -253,7 +368,16 @@ async fn one_run(seconds: u64, kind: Flood, pause_us: u64) -> Outcome {
     let dropped = format!("{:?}", stats.dropped);
     let lat_us = lat.lock().unwrap().clone();
     vehicle.close().await.unwrap();
-    Outcome { lat_us, published, forged_put, ecdsa: ecdsa.load(Ordering::Relaxed), rejected, queue_full, dropped }
+    Outcome {
+        lat_us,
+        published,
+        forged_put,
+        put_errors,
+        ecdsa: ecdsa.load(Ordering::Relaxed),
+        rejected,
+        queue_full,
+        dropped,
+    }
 }
 
 fn pct(v: &mut [i64], p: f64) -> i64 {
@@ -266,19 +390,45 @@ fn pct(v: &mut [i64], p: f64) -> i64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let seconds = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
-    let pause_us = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let kinds = match std::env::args().nth(3).as_deref() {
-        Some("copy") => vec![Flood::None, Flood::Copy],
-        Some("fresh") => vec![Flood::None, Flood::Fresh],
-        _ => vec![Flood::None, Flood::Copy, Flood::Fresh],
+    let (flags, args): (Vec<String>, Vec<String>) = std::env::args().skip(1).partition(|a| a.starts_with("--"));
+    let net = match flags.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] => Net::Open,
+        ["--acl"] => Net::Acl { scoped: true },
+        ["--acl-unscoped"] => Net::Acl { scoped: false },
+        other => panic!("unknown flags {other:?}: give at most one of --acl, --acl-unscoped"),
+    };
+    let seconds = args.first().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let pause_us = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let floods = match args.get(2).map(String::as_str) {
+        Some("copy") => vec![Flood::Copy],
+        Some("fresh") => vec![Flood::Fresh],
+        _ => vec![Flood::Copy, Flood::Fresh],
+    };
+    let flooders = match net {
+        Net::Open => vec![Flooder::Hub],
+        Net::Acl { .. } => vec![Flooder::Vehicle, Flooder::OtherRsu],
+    };
+    let mut runs = vec![(Flood::None, Flooder::Hub)];
+    for kind in floods {
+        runs.extend(flooders.iter().map(|f| (kind, *f)));
+    }
+    let tls = Tls::new();
+    let net_name = match net {
+        Net::Open => "open",
+        Net::Acl { scoped: true } => "acl-scoped",
+        Net::Acl { scoped: false } => "acl-unscoped",
     };
     let mut base = [0i64; 2];
-    for kind in kinds {
-        let mut o = one_run(seconds, kind, pause_us).await;
+    for (kind, flooder) in runs {
+        let mut o = one_run(seconds, kind, pause_us, net, flooder, &tls).await;
         let mut line = format!(
-            "flood={kind:?} pause_us={pause_us} forged_put={} rejected={} queue_full={} ecdsa={}",
-            o.forged_put, o.rejected, o.queue_full, o.ecdsa
+            "net={net_name} flood={kind:?} flooder={} pause_us={pause_us} forged_put={} put_errors={} rejected={} queue_full={} ecdsa={}",
+            if kind == Flood::None { "-" } else { flooder.name() },
+            o.forged_put,
+            o.put_errors,
+            o.rejected,
+            o.queue_full,
+            o.ecdsa
         );
         for (i, ix) in ["ix-a", "ix-b"].into_iter().enumerate() {
             let (p50, p99) = (pct(&mut o.lat_us[i], 0.5), pct(&mut o.lat_us[i], 0.99));
