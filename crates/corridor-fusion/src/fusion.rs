@@ -410,12 +410,13 @@ impl Fusion {
         }
         self.sensors[si].last_frame = Some(last);
         let aligned = frame.capture_time.add_secs_f64(-self.sensors[si].clock_offset_s());
-        if self.last_processed.is_some_and(|lp| aligned < lp)
-            && !self.unconfirmed.is_empty()
+        // the speculative frames are the newest processed: a frame that sorts before one of
+        // them (an earlier capture, or the same capture time from a sensor of lower index)
+        // but after the last frame fused in order is not late: without speculation it would
+        // have been fused before them. Roll back and fuse in order.
+        if self.unconfirmed.last().is_some_and(|k| (aligned, si as u16, frame.frame_seq) < *k)
             && self.last_confirmed.is_none_or(|c| aligned >= c)
         {
-            // captured before frames fused speculatively, but not late: without speculation
-            // it would have been fused before them. Roll back and fuse in order.
             let pending = self.convert(si, aligned, &frame);
             let key = pending.key();
             self.note_received(si, aligned, now);
@@ -571,7 +572,11 @@ impl Fusion {
                 (Some(rx), Some(la)) => {
                     now.secs_since(rx) > self.cfg.sensor_timeout_s
                         || la >= t
-                        || s.period_s.is_some_and(|p| la.add_secs_f64(p - SPECULATION_JITTERS * s.jitter_s) >= t)
+                        || s.period_s.is_some_and(|p| {
+                            // a frame of the same capture time sorts by sensor index
+                            let next = la.add_secs_f64(p - SPECULATION_JITTERS * s.jitter_s);
+                            next > t || (next == t && i > sensor as usize)
+                        })
                 }
                 _ => true,
             }

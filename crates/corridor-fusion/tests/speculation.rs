@@ -29,13 +29,13 @@ fn targets() -> Vec<Target> {
     ]
 }
 
-/// The corner sensors all at 10 Hz, capturing 0.4 ms apart in a fixed order (hardware
+/// The corner sensors all at 10 Hz, capturing `spacing_s` apart in a fixed order (hardware
 /// synchronised, as on poles with a common trigger), with `latency_s` from capture to the RSU.
-fn synchronised(latency_s: (f64, f64)) -> Scene {
+fn synchronised(spacing_s: f64, latency_s: (f64, f64)) -> Scene {
     let mut scene = Scene::new(targets(), 7);
     for (i, s) in scene.sensors.iter_mut().enumerate() {
         s.rate_hz = 10.0;
-        s.phase_s = 0.0004 * i as f64;
+        s.phase_s = spacing_s * i as f64;
         s.latency_s = latency_s;
     }
     scene
@@ -68,7 +68,7 @@ fn assert_same_outputs(
 
 #[test]
 fn synchronised_frames_are_fused_as_they_arrive_and_published_when_the_last_is_in() {
-    let scene = synchronised((0.002, 0.002_001));
+    let scene = synchronised(0.0004, (0.002, 0.002_001));
     let frames = scene.frames(3.0);
     let mut spec = Fusion::new(config(true), scene.specs());
     let mut order = Fusion::new(config(false), scene.specs());
@@ -101,7 +101,7 @@ fn a_frame_captured_before_speculative_ones_rolls_back_and_the_result_is_the_in_
     // 1-4 ms of random latency against 0.4 ms between captures: frames often arrive out of
     // capture order. +-0.05 ms of trigger jitter, and every 17th frame triggered 0.6 ms early:
     // then the capture order is not the expected one and speculation guesses wrong
-    let scene = synchronised((0.001, 0.004));
+    let scene = synchronised(0.0004, (0.001, 0.004));
     let mut frames = scene.frames(10.0);
     for (i, r) in frames.iter_mut().enumerate() {
         let mut jitter_ns = ((i as i64 * 7_919 + 13) % 101 - 50) * 1_000;
@@ -147,8 +147,25 @@ fn unsynchronised_sensors_with_the_acceptance_latencies_give_the_in_order_result
 }
 
 #[test]
+fn frames_of_one_capture_instant_are_fused_in_sensor_order_without_rollbacks() {
+    // one trigger for all four sensors: equal capture times, which fusion orders by sensor;
+    // speculation must not bet on a frame that a same-instant frame of a lower sensor index
+    // will still precede
+    let scene = synchronised(0.0, (0.001, 0.004));
+    let frames = scene.frames(6.0);
+    let mut spec = Fusion::new(config(true), scene.specs());
+    let mut order = Fusion::new(config(false), scene.specs());
+    let a = run_timed(&mut spec, &frames, 6.0);
+    let b = run_timed(&mut order, &frames, 6.0);
+    assert_same_outputs(&a, &b);
+    let st = spec.stats();
+    assert!(st.speculative_frames > 50, "{st:?}");
+    assert_eq!(st.speculation_rollbacks, 0, "{st:?}");
+}
+
+#[test]
 fn speculation_is_off_without_replay() {
-    let scene = synchronised((0.002, 0.002_001));
+    let scene = synchronised(0.0004, (0.002, 0.002_001));
     let frames = scene.frames(2.0);
     let cfg = FusionConfig { late_policy: corridor_fusion::LatePolicy::Drop, ..config(true) };
     let mut f = Fusion::new(cfg, scene.specs());
