@@ -66,6 +66,21 @@ fn assert_same_outputs(
     }
 }
 
+/// Runs `frames` through speculative and in-order fusion, asserts they published the same, and
+/// returns both fusions and the in-order outputs.
+fn fuse_both_ways(
+    scene: &Scene,
+    frames: &[Received],
+    t_end_s: f64,
+) -> (Fusion, Fusion, Vec<(corridor_model::Timestamp, FusionOutput)>) {
+    let mut spec = Fusion::new(config(true), scene.specs());
+    let mut order = Fusion::new(config(false), scene.specs());
+    let a = run_timed(&mut spec, frames, t_end_s);
+    let b = run_timed(&mut order, frames, t_end_s);
+    assert_same_outputs(&a, &b);
+    (spec, order, b)
+}
+
 #[test]
 fn synchronised_frames_are_fused_as_they_arrive_and_published_when_the_last_is_in() {
     let scene = synchronised(0.0004, (0.002, 0.002_001));
@@ -110,11 +125,7 @@ fn a_frame_captured_before_speculative_ones_rolls_back_and_the_result_is_the_in_
         }
         r.frame.capture_time = corridor_model::Timestamp::from_unix_ns(r.frame.capture_time.unix_ns + jitter_ns);
     }
-    let mut spec = Fusion::new(config(true), scene.specs());
-    let mut order = Fusion::new(config(false), scene.specs());
-    let a = run_timed(&mut spec, &frames, 10.0);
-    let b = run_timed(&mut order, &frames, 10.0);
-    assert_same_outputs(&a, &b);
+    let (spec, order, b) = fuse_both_ways(&scene, &frames, 10.0);
     let st = spec.stats();
     assert!(st.speculative_frames > 100, "{st:?}");
     assert!(st.speculation_rollbacks >= 5, "misses are rolled back: {st:?}");
@@ -138,11 +149,7 @@ fn unsynchronised_sensors_with_the_acceptance_latencies_give_the_in_order_result
     // expected just after a frame
     let scene = Scene::new(targets(), 11);
     let frames = scene.frames(10.0);
-    let mut spec = Fusion::new(config(true), scene.specs());
-    let mut order = Fusion::new(config(false), scene.specs());
-    let a = run_timed(&mut spec, &frames, 10.0);
-    let b = run_timed(&mut order, &frames, 10.0);
-    assert_same_outputs(&a, &b);
+    let (spec, order, _) = fuse_both_ways(&scene, &frames, 10.0);
     assert_eq!(spec.stats().replays - spec.stats().speculation_rollbacks, order.stats().replays);
 }
 
@@ -153,11 +160,7 @@ fn frames_of_one_capture_instant_are_fused_in_sensor_order_without_rollbacks() {
     // will still precede
     let scene = synchronised(0.0, (0.001, 0.004));
     let frames = scene.frames(6.0);
-    let mut spec = Fusion::new(config(true), scene.specs());
-    let mut order = Fusion::new(config(false), scene.specs());
-    let a = run_timed(&mut spec, &frames, 6.0);
-    let b = run_timed(&mut order, &frames, 6.0);
-    assert_same_outputs(&a, &b);
+    let (spec, _, _) = fuse_both_ways(&scene, &frames, 6.0);
     let st = spec.stats();
     assert!(st.speculative_frames > 50, "{st:?}");
     assert_eq!(st.speculation_rollbacks, 0, "{st:?}");
