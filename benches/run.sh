@@ -39,18 +39,18 @@ fi
 if has transports; then
     cargo build --release -q -p benches --bin latency
     lat="$tgt/release/latency"
-    for t in tcp tcp-nobatch lowlatency; do
-        "$lat" --objects 200 --hz 10 --seconds 10 --pings 3000 --split --transport "$t" \
+    for t in tcp tcp-nobatch lowlatency tls; do
+        "$lat" --objects 200 --hz 10 --seconds 10 --pings 3000 --paced-pings 50 --split --transport "$t" \
             --json "$out/transport-$t.json" > /dev/null 2> "$out/transport-$t.err" \
             || printf '{"error": "failed: %s"}\n' "$(grep -m1 Error "$out/transport-$t.err" | tr -d '"\\')" > "$out/transport-$t.json"
     done
     # the transport variants that need extra zenoh features get their own binary
     t0=$SECONDS
-    cargo build --release -q -p benches --bin latency --features udp,shm
-    echo "release build of latency with --features udp,shm: $((SECONDS - t0)) s (incremental over the default build)" > "$out/feature-build.txt"
+    cargo build --release -q -p benches --bin latency --features udp,shm,quic
+    echo "release build of latency with --features udp,shm,quic: $((SECONDS - t0)) s (incremental over the default build)" > "$out/feature-build.txt"
     cp "$tgt/release/latency" "$out/latency-udp-shm"
-    for t in udp shm; do
-        "$out/latency-udp-shm" --objects 200 --hz 10 --seconds 10 --pings 3000 --split --transport "$t" \
+    for t in udp shm quic; do
+        "$out/latency-udp-shm" --objects 200 --hz 10 --seconds 10 --pings 3000 --paced-pings 50 --split --transport "$t" \
             --json "$out/transport-$t.json" > /dev/null 2> "$out/transport-$t.err" \
             || printf '{"error": "failed: %s"}\n' "$(grep -m1 Error "$out/transport-$t.err" | tr -d '"\\')" > "$out/transport-$t.json"
     done
@@ -66,8 +66,9 @@ if has report; then
         --criterion "$tgt/criterion" --demo "$out/demo.txt" --lock Cargo.lock \
         --latency "unpinned=$out/latency-unpinned.json" --latency "taskset -c 0=$out/latency-cpu0.json" \
         --transport "tcp=$out/transport-tcp.json" --transport "tcp-nobatch=$out/transport-tcp-nobatch.json" \
-        --transport "lowlatency=$out/transport-lowlatency.json" --transport "udp=$out/transport-udp.json" \
-        --transport "shm=$out/transport-shm.json" \
+        --transport "lowlatency=$out/transport-lowlatency.json" --transport "tls=$out/transport-tls.json" \
+        --transport "udp=$out/transport-udp.json" --transport "shm=$out/transport-shm.json" \
+        --transport "quic=$out/transport-quic.json" \
         --scale "default, 30 s=$out/scale-50x100.json" \
         --scale "vehicles in a 2nd process, 15 s=$out/scale-50x100-vproc.json" \
         --scale "vehicles on 20 sessions, 15 s=$out/scale-50x100-vs20.json" --knee "$out/scale-knee.json" \

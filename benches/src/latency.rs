@@ -50,9 +50,12 @@
 //! latency --signed ...                                                 # + the signed e2e (benches/run.sh)
 //! ```
 //! `--transport`: `tcp` (the presets), `tcp-nobatch` (`transport/link/tx/queue/batching/enabled=false`),
-//! `lowlatency` (zenoh's LowLatency unicast transport, QoS off), `udp` (needs
-//! `--features udp`), `shm` (needs `--features shm`: TCP plus zenoh shared memory, large payloads
-//! implicitly go through SHM between processes of one host; in-process sessions do not use it).
+//! `lowlatency` (zenoh's LowLatency unicast transport, QoS off), `tls` (`presets::secure`:
+//! TLS only, mutual authentication, every session presenting one identity the harness issues
+//! with `cloud_control::pki`), `udp` (needs `--features udp`), `shm` (needs `--features shm`: TCP
+//! plus zenoh shared memory, large payloads implicitly go through SHM between processes of one
+//! host; in-process sessions do not use it), `quic` (needs `--features quic`: zenoh's QUIC link
+//! with the same certificates and mutual authentication).
 //!
 //! JSON fields: `raw_p50_us, raw_p90_us, raw_p99_us, raw_p999_us, raw_max_us`, the same for
 //! `raw_paced_`, `e2e_`, `fusion_`, `cap_ingest_`, `ingest_fused_`, `fused_cb_`, `state_encode_`,
@@ -106,12 +109,15 @@ struct Cli {
     /// the demo map).
     #[arg(long)]
     signed: bool,
-    /// Transport variant: tcp, tcp-nobatch, lowlatency, udp, shm.
+    /// Transport variant: tcp, tcp-nobatch, lowlatency, tls, udp, shm, quic.
     #[arg(long, default_value = "tcp")]
     transport: String,
     /// Internal: run as the RSU child process of `--split`, connecting to this endpoint.
     #[arg(long, hide = true)]
     role_rsu: Option<String>,
+    /// Internal: the child's TLS material (tls and quic), made by the parent.
+    #[arg(long, hide = true)]
+    tls_dir: Option<std::path::PathBuf>,
     /// Write the JSON report here.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -121,22 +127,51 @@ fn zerr(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("zenoh: {e}")
 }
 
+/// The CN of the one TLS identity every session of a `tls` or `quic` run presents.
+const BENCH_CN: &str = "bench";
+
 /// The transport variant under test: endpoint scheme and config tweaks over the presets.
-#[derive(Debug, Clone)]
-struct Transport(String);
+#[derive(Debug)]
+struct Transport {
+    name: String,
+    /// `tls` and `quic`: a CA and one identity (`BENCH_CN`, for localhost) every session uses.
+    tls: Option<presets::TlsFiles>,
+    /// The temp dir the parent made the TLS material in (removed on drop).
+    made_dir: Option<std::path::PathBuf>,
+}
 
 impl Transport {
-    fn parse(name: &str) -> anyhow::Result<Self> {
+    /// `tls_dir`: the TLS material the parent made (the `--split` child); without it a `tls`
+    /// or `quic` run makes its own in a temp dir.
+    fn parse(name: &str, tls_dir: Option<&std::path::Path>) -> anyhow::Result<Self> {
         anyhow::ensure!(
-            matches!(name, "tcp" | "tcp-nobatch" | "lowlatency" | "udp" | "shm"),
-            "--transport {name}: expected tcp, tcp-nobatch, lowlatency, udp or shm"
+            matches!(name, "tcp" | "tcp-nobatch" | "lowlatency" | "tls" | "udp" | "shm" | "quic"),
+            "--transport {name}: expected tcp, tcp-nobatch, lowlatency, tls, udp, shm or quic"
         );
-        Ok(Self(name.to_owned()))
+        let (mut tls, mut made_dir) = (None, None);
+        if matches!(name, "tls" | "quic") {
+            let dir = match tls_dir {
+                Some(d) => d.to_owned(),
+                None => {
+                    let d = std::env::temp_dir().join(format!("corridor-latency-tls-{}", std::process::id()));
+                    let now = jiff::Timestamp::now();
+                    let ca = cloud_control::pki::generate_ca("corridor-bench-ca", now, 2)?;
+                    let node = cloud_control::pki::issue(&ca, BENCH_CN, &["localhost".into()], now, 2)?;
+                    cloud_control::pki::write_identity(&d, BENCH_CN, &node, &ca.cert)?;
+                    made_dir = Some(d.clone());
+                    d
+                }
+            };
+            tls = Some(presets::TlsFiles::in_dir(&dir, BENCH_CN));
+        }
+        Ok(Self { name: name.to_owned(), tls, made_dir })
     }
 
     fn endpoint(&self, port: u16) -> String {
-        match self.0.as_str() {
+        match self.name.as_str() {
             "udp" => format!("udp/127.0.0.1:{port}"),
+            "tls" => presets::loopback_tls(port),
+            "quic" => format!("quic/localhost:{port}"),
             _ => presets::loopback_tcp(port),
         }
     }
@@ -146,8 +181,22 @@ impl Transport {
         let listen = listen.map(str::to_owned).unwrap_or_else(|| self.endpoint(0));
         let connect: Vec<String> = connect.into_iter().map(str::to_owned).collect();
         let mut c = presets::peer(&[listen], &connect)?;
+        if let (Some(files), "tls") = (&self.tls, self.name.as_str()) {
+            // exactly the shipped preset: TLS only, mutual authentication
+            c = presets::secure(c, files)?;
+        }
         let mut set = |k: &str, v: &str| c.insert_json5(k, v).map_err(|e| anyhow::anyhow!("zenoh config {k}={v}: {e}"));
-        match self.0.as_str() {
+        if let (Some(files), "quic") = (&self.tls, self.name.as_str()) {
+            // zenoh's QUIC link reads the same TLS section; mutual authentication as in `secure`
+            let path = |p: &std::path::Path| format!("{:?}", p.display().to_string());
+            set("transport/link/tls/root_ca_certificate", &path(&files.ca))?;
+            set("transport/link/tls/listen_certificate", &path(&files.cert))?;
+            set("transport/link/tls/listen_private_key", &path(&files.key))?;
+            set("transport/link/tls/connect_certificate", &path(&files.cert))?;
+            set("transport/link/tls/connect_private_key", &path(&files.key))?;
+            set("transport/link/tls/enable_mtls", "true")?;
+        }
+        match self.name.as_str() {
             "tcp-nobatch" => set("transport/link/tx/queue/batching/enabled", "false")?,
             "lowlatency" => {
                 set("transport/unicast/lowlatency", "true")?;
@@ -347,6 +396,14 @@ impl Trust {
     }
 }
 
+impl Drop for Transport {
+    fn drop(&mut self) {
+        if let Some(d) = &self.made_dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
 impl Drop for Trust {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -405,7 +462,15 @@ async fn e2e(cli: &Cli, tr: &Transport, split: bool, mode: Mode<'_>) -> anyhow::
     let mut rsu = None;
     if split {
         let mut c = std::process::Command::new(std::env::current_exe()?)
-            .args(["--role-rsu", &ep, "--transport", &tr.0])
+            .args(["--role-rsu", &ep, "--transport", &tr.name])
+            .args(
+                tr.tls
+                    .as_ref()
+                    .and_then(|f| f.ca.parent())
+                    .map(|d| ["--tls-dir".as_ref(), d.as_os_str()])
+                    .into_iter()
+                    .flatten(),
+            )
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -569,7 +634,7 @@ fn put_signed(s: &E2e, c: &TrustCounts, unsigned: &E2e, out: &mut serde_json::Ma
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let tr = Transport::parse(&cli.transport)?;
+    let tr = Transport::parse(&cli.transport, cli.tls_dir.as_deref())?;
     if let Some(ep) = &cli.role_rsu {
         return rsu_child(ep, &tr).await;
     }
@@ -579,7 +644,10 @@ async fn main() -> anyhow::Result<()> {
     );
     let cpus = cpus_allowed();
     let load_at_start = loadavg();
-    eprintln!("latency: cpus allowed {cpus}, transport {}; raw ping-pong ({} round trips, 1 KiB)...", tr.0, cli.pings);
+    eprintln!(
+        "latency: cpus allowed {cpus}, transport {}; raw ping-pong ({} round trips, 1 KiB)...",
+        tr.name, cli.pings
+    );
     let raw = raw_ping_pong(cli.pings, Duration::from_micros(200), 200, &tr).await?;
     let paced = if cli.paced_pings > 0 {
         eprintln!("latency: raw ping-pong paced at {} Hz ({} round trips)...", cli.hz, cli.paced_pings);
@@ -637,7 +705,7 @@ async fn main() -> anyhow::Result<()> {
         out.insert("state_objects".into(), state.objects.len().into());
     }
     out.insert("cpus_allowed".into(), cpus.into());
-    out.insert("transport".into(), tr.0.clone().into());
+    out.insert("transport".into(), tr.name.clone().into());
     out.insert("loadavg_start".into(), load_at_start.into());
     out.insert("loadavg_end".into(), loadavg().into());
     out.insert("objects".into(), cli.objects.into());
