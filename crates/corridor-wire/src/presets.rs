@@ -9,7 +9,10 @@
 //!
 //! QoS ([`qos`]): state and detections are "latest wins" (drop under
 //! congestion, high priority, express: no batching delay); events and uploads
-//! must not be lost (block under congestion); stats are low priority.
+//! must not be lost (block under congestion); stats are low priority. Every preset gives the
+//! `DataHigh` transmit queue [`DATA_HIGH_QUEUE_BATCHES`] batches instead of zenoh's 2, so the
+//! frames of one sensor instant sent on one session are queued, not dropped, while zenoh's TX
+//! task wakes up.
 //!
 //! # Transport hardening: TLS and access control
 //!
@@ -56,10 +59,22 @@ fn endpoints(list: &[String]) -> String {
     format!("[{}]", quoted.join(","))
 }
 
+/// Batches in each link's `DataHigh` transmit queue (zenoh's default is 2). Detection frames and
+/// states are express `DataHigh` messages, each in a batch of its own. With 2 batches the third
+/// put of a burst (one session sending a sensor instant's four frames, a router forwarding
+/// several intersections' states to one vehicle) waits for zenoh's TX task to send the first,
+/// and is **dropped** once it has waited `wait_before_drop` (1 ms), as happens when that task is
+/// slow to wake on a loaded host: measured, 2 of 800 frames in a 20 s harness run, each holding
+/// a state back by the fusion's reorder window (100 ms). 4 batches hold a burst of one frame per
+/// sensor of the default layout; more would let a congested link queue more stale states before
+/// "latest wins" drops them. Allocated lazily. See docs/transports.md, "Idle floor".
+pub const DATA_HIGH_QUEUE_BATCHES: usize = 4;
+
 fn base(mode: &str, listen: &[String], connect: &[String]) -> Result<Config, PresetError> {
     let mut c = Config::default();
     set(&mut c, "mode", format!("{mode:?}"))?;
     set(&mut c, "scouting/multicast/enabled", "false".into())?;
+    set(&mut c, "transport/link/tx/queue/size/data_high", DATA_HIGH_QUEUE_BATCHES.to_string())?;
     set(&mut c, "listen/endpoints", endpoints(listen))?;
     set(&mut c, "connect/endpoints", endpoints(connect))?;
     Ok(c)
@@ -627,6 +642,8 @@ mod tests {
             router(&[loopback_tcp(7448)], &[]).unwrap(),
         ] {
             assert_eq!(c.get_json("scouting/multicast/enabled").unwrap(), "false");
+            // a sensor instant's frames are queued, not dropped (see DATA_HIGH_QUEUE_BATCHES)
+            assert_eq!(c.get_json("transport/link/tx/queue/size/data_high").unwrap(), "4");
         }
         let c = peer(&[], &[loopback_tcp(9)]).unwrap();
         assert_eq!(c.get_json("mode").unwrap(), "\"peer\"");
