@@ -433,7 +433,7 @@ fn main() -> anyhow::Result<()> {
                 v["knee_first_failing"]
                     .as_u64()
                     .map(|n| n.to_string())
-                    .unwrap_or_else(|| "none up to the search limit".into()),
+                    .unwrap_or_else(|| format!("none up to the search limit ({})", num(&v, "knee_max"))),
                 num(&v, "resolution")
             )?;
         }

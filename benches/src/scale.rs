@@ -108,9 +108,10 @@ struct Cli {
     /// Seconds per knee trial.
     #[arg(long, default_value_t = 12.0)]
     knee_seconds: f64,
-    /// Largest N the knee search tries.
-    #[arg(long, default_value_t = 160)]
-    knee_max: usize,
+    /// Largest value the knee search tries (default: 400 RSUs, or 2000 vehicles with
+    /// `--knee-over vehicles`).
+    #[arg(long)]
+    knee_max: Option<usize>,
     /// Write the JSON report here.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -539,9 +540,16 @@ fn find_knee(cli: &Cli) -> anyhow::Result<serde_json::Map<String, Value>> {
     };
     // grow from --rsus while it holds, then bisect between the last holding and first failing N
     let (mut lo, mut hi) = (0usize, None::<usize>);
-    let first = if cli.knee_over == "vehicles" { cli.vehicles } else { cli.rsus };
-    let mut n = first.max(1);
-    while hi.is_none() && n <= cli.knee_max {
+    let over_vehicles = cli.knee_over == "vehicles";
+    let first = if over_vehicles { cli.vehicles } else { cli.rsus };
+    let knee_max = cli.knee_max.unwrap_or(if over_vehicles { 2000 } else { 400 });
+    anyhow::ensure!(
+        first >= 1 && first <= knee_max,
+        "the knee search starts at {first} {}, above --knee-max {knee_max}",
+        cli.knee_over
+    );
+    let mut n = first;
+    while hi.is_none() && n <= knee_max {
         if run(n)? {
             lo = n;
             n = (n * 3).div_ceil(2).max(n + 1);
@@ -549,7 +557,7 @@ fn find_knee(cli: &Cli) -> anyhow::Result<serde_json::Map<String, Value>> {
             hi = Some(n);
         }
     }
-    let mut hi = hi.unwrap_or(cli.knee_max + 1);
+    let mut hi = hi.unwrap_or(knee_max + 1);
     let step = (first / 10).max(1);
     while hi - lo > step {
         let mid = (lo + hi) / 2;
@@ -567,7 +575,8 @@ fn find_knee(cli: &Cli) -> anyhow::Result<serde_json::Map<String, Value>> {
     } else {
         out.insert("knee_rsus".into(), json!(lo));
     }
-    out.insert("knee_first_failing".into(), json!(if hi > cli.knee_max { Value::Null } else { json!(hi) }));
+    out.insert("knee_first_failing".into(), json!(if hi > knee_max { Value::Null } else { json!(hi) }));
+    out.insert("knee_max".into(), json!(knee_max));
     out.insert("objects".into(), json!(cli.objects));
     if cli.knee_over != "vehicles" {
         out.insert("vehicles".into(), json!(cli.vehicles));
