@@ -154,12 +154,17 @@ pub struct FusionConfig {
     /// Stationary model of the IMM (with `imm`): a third model beside constant velocity and
     /// constant turn in which the object stands still. Its position holds, up to a random walk
     /// of this sigma per sqrt(s) (m/sqrt(s); also the sigma of its zero velocity, m/s); 0
-    /// disables the model (default 0.05).
+    /// disables the model (default 0.02: a standing person's sway, 0.11 m over 30 s). A
+    /// standing track averages its fixes instead of wandering with a velocity estimated from
+    /// their noise, and a stop is caught within a few fixes. Measured: 0.01 as 0.02, 0.05
+    /// worse on two pedestrians standing 0.18 m apart, 0.1 lost bus-occlusion's standing pair
+    /// (docs/scenarios.md, "ID switches").
     pub stationary_sigma_mps: f64,
     /// The stationary model is in a track's model set only while its speed is below this, m/s
     /// (default 3.0: above a pedestrian's walking pace, so a walker's sudden stop is caught; a
     /// decelerating car passes through it a second or more before it stops); it leaves the set
-    /// above 4/3 of this. At speed it could only cost (variable-structure IMM).
+    /// above 4/3 of this. At speed its probability sits at the floor and it could only cost
+    /// (model-set adaptation, a variable-structure IMM); 0 keeps it out of every set.
     pub stationary_max_speed_mps: f64,
     /// Initial speed sigma of a new track per class, m/s (default 2 / 5 / 10 / 8).
     pub init_speed_sigma_mps: PerClass,
@@ -178,7 +183,9 @@ pub struct FusionConfig {
     /// swapped assignment costs less than this much more, or the rival track (unassigned)
     /// gates it at most this much worse. Ambiguous detections update no track and count as no
     /// miss, so two pedestrians passing within a metre coast through on their own velocities
-    /// instead of trading identities (default 3.0; 0 disables). See `assoc::ambiguous_matches`.
+    /// instead of trading identities (default 3.0; 0 disables), except that a swap of two
+    /// tracks alone updates both by the detections' sum (`ambiguous_pair_sum_update`). See
+    /// `assoc::ambiguous_matches`.
     pub ambiguity_margin_d2: f64,
     /// Close encounter: a published track's assigned detection is also ambiguous when another
     /// published track gates it and the two tracks' predicted positions are within this

@@ -1,7 +1,10 @@
-//! Motion filters: constant velocity (CV), constant turn rate (CT) and their IMM.
+//! Motion filters: constant velocity (CV), constant turn rate (CT), stationary, and their IMM.
 //!
-//! The state is `[x, y, vx, vy, omega]` (ENU m, m/s, rad/s) for both models so the interacting
-//! multiple model (IMM, Blom & Bar-Shalom 1988) can mix them without padding. CV ignores
+//! The state is `[x, y, vx, vy, omega]` (ENU m, m/s, rad/s) for CV and CT so the interacting
+//! multiple model (IMM, Blom & Bar-Shalom 1988) can mix them without padding. The stationary
+//! model's state is the position alone (it holds, up to a small random walk); its zero velocity
+//! and turn rate are padded into the same vector with fixed variances, and it is in a track's
+//! model set only at low speed (model-set adaptation, [`Imm::predict`]). CV ignores
 //! `omega` (and keeps it with a small random walk); CT rotates the velocity by `omega * dt`
 //! (the coordinated-turn model of Bar-Shalom, Li & Kirubarajan, "Estimation with
 //! Applications to Tracking and Navigation", 2001, sec. 11.7), linearised for its covariance
