@@ -266,6 +266,26 @@ pub struct AmbiguityScratch {
     det_of_track: Vec<u32>,
     /// Eligible pairs of detections with two or more eligible candidates, by (track, det).
     multi: Vec<Candidate>,
+    /// Per match: the one other match it is ambiguous with by a swap, `NO_PARTNER`, or
+    /// `MANY_PARTNERS` (see [`AmbiguityScratch::swap_partner`]).
+    partner: Vec<u32>,
+}
+
+const NO_PARTNER: u32 = u32::MAX;
+const MANY_PARTNERS: u32 = u32::MAX - 1;
+
+impl AmbiguityScratch {
+    /// After [`ambiguous_matches`]: the other match that match `k` is ambiguous with, when the
+    /// two form an ambiguous swap on their own (two tracks, each gating both detections, the
+    /// swapped assignment within the margin) and neither is ambiguous with anything else (a
+    /// third track, an unmatched rival).
+    pub fn swap_partner(&self, k: usize) -> Option<usize> {
+        let p = *self.partner.get(k)?;
+        if p >= MANY_PARTNERS {
+            return None;
+        }
+        (self.partner.get(p as usize) == Some(&(k as u32))).then_some(p as usize)
+    }
 }
 
 /// Flags the matches whose assignment is ambiguous: another eligible track explains the
@@ -293,6 +313,8 @@ pub fn ambiguous_matches(
     s: &mut AmbiguityScratch,
 ) -> Vec<bool> {
     let mut flags = vec![false; matches.len()];
+    s.partner.clear();
+    s.partner.resize(matches.len(), NO_PARTNER);
     if margin <= 0.0 || matches.is_empty() {
         return flags;
     }
@@ -344,11 +366,17 @@ pub fn ambiguous_matches(
         if e == u32::MAX {
             if p.cost - c_ad < margin {
                 flags[k as usize] = true;
+                s.partner[k as usize] = MANY_PARTNERS;
             }
         } else if let (Some(c_ae), Some(c_be)) = (cost(a, e), cost(b, e)) {
             if c_ae + p.cost - c_ad - c_be < margin {
+                let k2 = s.match_of_det[e as usize];
                 flags[k as usize] = true;
-                flags[s.match_of_det[e as usize] as usize] = true;
+                flags[k2 as usize] = true;
+                for (x, y) in [(k, k2), (k2, k)] {
+                    let slot = &mut s.partner[x as usize];
+                    *slot = if *slot == NO_PARTNER || *slot == y { y } else { MANY_PARTNERS };
+                }
             }
         }
     }
@@ -461,6 +489,35 @@ mod tests {
         let pairs = [c(0, 0, 1.0), c(1, 0, 1.5)];
         assert_eq!(ambiguous_matches(2, 1, &pairs, &[(0, 0)], |t| t == 0, 3.0, &mut s), vec![false]);
         assert_eq!(ambiguous_matches(2, 1, &pairs, &[(0, 0)], all, 0.0, &mut s), vec![false]);
+    }
+
+    #[test]
+    fn an_ambiguous_swap_of_two_matches_is_paired_anything_more_is_not() {
+        let mut s = AmbiguityScratch::default();
+        let all = |_| true;
+        // two tracks, two detections, the swap within the margin: a pair
+        let pairs = [c(0, 0, 1.0), c(0, 1, 2.0), c(1, 0, 2.0), c(1, 1, 2.0)];
+        let m = [(0, 0), (1, 1)];
+        assert_eq!(ambiguous_matches(2, 2, &pairs, &m, all, 3.0, &mut s), vec![true, true]);
+        assert_eq!((s.swap_partner(0), s.swap_partner(1)), (Some(1), Some(0)));
+        // a clear choice: no pair
+        let pairs = [c(0, 0, 1.0), c(0, 1, 6.0), c(1, 0, 6.0), c(1, 1, 2.0)];
+        assert_eq!(ambiguous_matches(2, 2, &pairs, &m, all, 3.0, &mut s), vec![false, false]);
+        assert_eq!((s.swap_partner(0), s.swap_partner(1)), (None, None));
+        // a third, unmatched track also explains detection 0: withheld, not paired
+        let pairs = [c(0, 0, 1.0), c(0, 1, 2.0), c(1, 0, 2.0), c(1, 1, 2.0), c(2, 0, 1.5)];
+        assert_eq!(ambiguous_matches(3, 2, &pairs, &m, all, 3.0, &mut s), vec![true, true]);
+        assert_eq!((s.swap_partner(0), s.swap_partner(1)), (None, None));
+        // three matched tracks, each swap within the margin: no pair
+        let mut pairs = Vec::new();
+        for t in 0..3 {
+            for d in 0..3 {
+                pairs.push(c(t, d, if t == d { 1.0 } else { 2.0 }));
+            }
+        }
+        let m3 = [(0, 0), (1, 1), (2, 2)];
+        assert_eq!(ambiguous_matches(3, 3, &pairs, &m3, all, 3.0, &mut s), vec![true, true, true]);
+        assert!((0..3).all(|k| s.swap_partner(k).is_none()));
     }
 
     #[test]

@@ -151,6 +151,21 @@ pub struct FusionConfig {
     /// IMM model switch rate, 1/s (default 0.5: over a 0.1 s step the chance to switch from
     /// straight to turning, or back, is ~5 %). Rate-based so asynchronous steps stay consistent.
     pub imm_switch_rate_hz: f64,
+    /// Stationary model of the IMM (with `imm`): a third model beside constant velocity and
+    /// constant turn in which the object stands still. Its position holds, up to a random walk
+    /// of this sigma per sqrt(s) (m/sqrt(s); also the sigma of its zero velocity, m/s); 0
+    /// disables the model (default 0.02: a standing person's sway, 0.11 m over 30 s). A
+    /// standing track averages its fixes instead of wandering with a velocity estimated from
+    /// their noise, and a stop is caught within a few fixes. Measured: 0.01 as 0.02, 0.05
+    /// worse on two pedestrians standing 0.18 m apart, 0.1 lost bus-occlusion's standing pair
+    /// (docs/scenarios.md, "ID switches").
+    pub stationary_sigma_mps: f64,
+    /// The stationary model is in a track's model set only while its speed is below this, m/s
+    /// (default 3.0: above a pedestrian's walking pace, so a walker's sudden stop is caught; a
+    /// decelerating car passes through it a second or more before it stops); it leaves the set
+    /// above 4/3 of this. At speed its probability sits at the floor and it could only cost
+    /// (model-set adaptation, a variable-structure IMM); 0 keeps it out of every set.
+    pub stationary_max_speed_mps: f64,
     /// Initial speed sigma of a new track per class, m/s (default 2 / 5 / 10 / 8).
     pub init_speed_sigma_mps: PerClass,
     /// Smoothing factor of box size and measured heading, 0..1 (default 0.2).
@@ -168,7 +183,9 @@ pub struct FusionConfig {
     /// swapped assignment costs less than this much more, or the rival track (unassigned)
     /// gates it at most this much worse. Ambiguous detections update no track and count as no
     /// miss, so two pedestrians passing within a metre coast through on their own velocities
-    /// instead of trading identities (default 3.0; 0 disables). See `assoc::ambiguous_matches`.
+    /// instead of trading identities (default 3.0; 0 disables), except that a swap of two
+    /// tracks alone updates both by the detections' sum (`ambiguous_pair_sum_update`). See
+    /// `assoc::ambiguous_matches`.
     pub ambiguity_margin_d2: f64,
     /// Close encounter: a published track's assigned detection is also ambiguous when another
     /// published track gates it and the two tracks' predicted positions are within this
@@ -185,6 +202,17 @@ pub struct FusionConfig {
     /// better on the built-in scenarios, fewer false tracks): it updates neither track and is
     /// no miss for either (they coast on their own velocities).
     pub hold_velocity_when_ambiguous: bool,
+    /// Two published tracks whose detections are an ambiguous swap (each gates both, the
+    /// swapped assignment within `ambiguity_margin_d2`, no third track or unmatched rival
+    /// involved) are updated by what the two detections say whichever is whose: their sum
+    /// (default true). Each track gets the pseudo-measurement `z_d + z_e - z_other` with
+    /// covariance `R_d + R_e + P_other`, the other track's predicted position taken as known:
+    /// the pair's common motion (two people setting off together, a walker stopping beside a
+    /// standing one) is followed, their separation is left as predicted. The first symmetric
+    /// measurement equation of Kamen ("Multiple target tracking based on symmetric measurement
+    /// equations", IEEE T-AC 1992). False: both tracks are left unupdated, as any ambiguous
+    /// match. Not used with `hold_velocity_when_ambiguous`.
+    pub ambiguous_pair_sum_update: bool,
     /// Weight of a camera's class vote relative to lidar's (default camera 1.0, lidar 0.4,
     /// radar 0.2).
     pub class_weight: [f64; 3],
@@ -315,6 +343,8 @@ impl Default for FusionConfig {
             yaw_accel_sigma_radps2: PerClass { pedestrian: 0.6, cyclist: 0.8, car: 0.5, bus_truck: 0.3 },
             imm: true,
             imm_switch_rate_hz: 0.5,
+            stationary_sigma_mps: 0.02,
+            stationary_max_speed_mps: 3.0,
             init_speed_sigma_mps: PerClass { pedestrian: 2.0, cyclist: 5.0, car: 10.0, bus_truck: 8.0 },
             size_alpha: 0.2,
             heading_from_velocity_min_mps: 1.0,
@@ -323,6 +353,7 @@ impl Default for FusionConfig {
             ambiguity_margin_d2: 3.0,
             encounter_d2: 0.0,
             hold_velocity_when_ambiguous: false,
+            ambiguous_pair_sum_update: true,
             class_weight: [0.4, 1.0, 0.2],
             confirm_m: 3,
             confirm_single_sensor_m: 5,
@@ -406,7 +437,9 @@ impl FusionConfig {
                 return err(field, &v, "must be finite and > 0");
             }
         }
-        let non_negative: [(&'static str, f64); 14] = [
+        let non_negative: [(&'static str, f64); 16] = [
+            ("stationary_sigma_mps", self.stationary_sigma_mps),
+            ("stationary_max_speed_mps", self.stationary_max_speed_mps),
             ("passing_swap_m", self.passing_swap_m),
             ("duplicate_apart_s", self.duplicate_apart_s),
             ("reid_window_s", self.reid_window_s),

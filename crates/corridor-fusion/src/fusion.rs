@@ -11,7 +11,7 @@ use crate::align::ClockOffsetEstimator;
 use crate::assoc::{ambiguous_matches, assign, class_mismatch, AmbiguityScratch, AssignScratch, Candidate, Grid};
 use crate::calibration::{to_enu, Measurement, SensorPose};
 use crate::config::{kind_index, FusionConfig, LatePolicy, SensorSpec};
-use crate::filter::{max_eigen_2x2, predict, MotionModel};
+use crate::filter::{max_eigen_2x2, predict, MotionModel, State};
 use crate::stats::{FusionStats, SensorStats};
 use crate::track::{Passing, SensorSet, Track, TrackStatus};
 use crate::validate::{check_detection, FrameRejection};
@@ -174,6 +174,21 @@ fn same_object(a: &Track, b: &Track, max_d2: f64) -> bool {
     a.t == b.t && d2(0) < max_d2 && d2(2) < max_d2
 }
 
+/// The track score of a hit by `z`, `r` (log-likelihood ratio, Blackman & Popoli sec. 6.2):
+/// `ln(Pd N(y; 0, S) / clutter density)` on the CV model's prediction; 0 when `S` is singular.
+fn hit_score(tr: &Track, z: &Vector2<f64>, r: &Matrix2<f64>, pd: f64, clutter: f64) -> f64 {
+    let g = &tr.imm.models[0];
+    let s = g.p.fixed_view::<2, 2>(0, 0) + r;
+    let y = z - g.x.fixed_rows::<2>(0);
+    match s.try_inverse() {
+        Some(si) if s.determinant() > 0.0 => {
+            let d2 = (y.transpose() * si * y)[(0, 0)];
+            pd.ln() - 0.5 * d2 - (std::f64::consts::TAU * s.determinant().sqrt()).ln() - clutter.ln()
+        }
+        _ => 0.0,
+    }
+}
+
 /// Starts a passing of tracks `a` and `b` (both published, gated to one detection) when
 /// neither is in one, they are of one class group, within `radius_m` of each other and moving
 /// relative to each other (`FusionConfig::passing_swap_m`).
@@ -237,6 +252,8 @@ struct Scratch {
     held: Vec<bool>,
     /// `(detection, track)` of the published gated pairs (close-encounter test).
     enc: Vec<(u32, u32)>,
+    /// Ambiguous swaps updated by their detections' sum: `(track a, det, track b, det)`.
+    sme: Vec<(u32, u32, u32, u32)>,
 }
 
 /// Multi-sensor fusion and tracking for one intersection. See the crate doc for the pipeline.
@@ -797,11 +814,11 @@ impl Fusion {
             }
             tr.predict_to(t, cfg);
             self.stats.gating_predictions += 1;
-            let c = tr.imm.combined();
+            let (c_x, c_pp) = tr.imm.combined_position();
             // timing uncertainty of this sensor's clock seen as position uncertainty along
             // the track's velocity: R_eff = R + sigma_t^2 v v^T
-            let v = Vector2::new(c.x[2], c.x[3]);
-            let p_xy = c.p.fixed_view::<2, 2>(0, 0).into_owned() + v * v.transpose() * clock_var_s2;
+            let v = Vector2::new(c_x[2], c_x[3]);
+            let p_xy = c_pp + v * v.transpose() * clock_var_s2;
             let (tclass, tconf) = tr.class();
             for &di in &sc.near {
                 let m = &meas[di as usize];
@@ -809,7 +826,7 @@ impl Fusion {
                 let Some(s_inv) = s.try_inverse() else {
                     continue;
                 };
-                let y = m.xy_m - c.x.fixed_rows::<2>(0);
+                let y = m.xy_m - c_x.fixed_rows::<2>(0);
                 let d2 = (y.transpose() * s_inv * y)[(0, 0)];
                 if !d2.is_finite() {
                     continue;
@@ -863,6 +880,7 @@ impl Fusion {
         sc.ambiguous_det.clear();
         sc.held.clear();
         sc.held.resize(matches.len(), false);
+        sc.sme.clear();
         if !matches.is_empty() && (cfg.ambiguity_margin_d2 > 0.0 || cfg.encounter_d2 > 0.0) {
             let published = |t: u32| tracks[t as usize].status != TrackStatus::Tentative;
             if cfg.ambiguity_margin_d2 > 0.0 {
@@ -897,9 +915,9 @@ impl Fusion {
                     let Some(r_inv) = meas[d as usize].cov_xy.try_inverse() else {
                         continue;
                     };
-                    let pa = tracks[a as usize].imm.combined().x.fixed_rows::<2>(0).into_owned();
+                    let pa = tracks[a as usize].imm.combined_mean().fixed_rows::<2>(0).into_owned();
                     sc.held[k] = sc.enc[lo..hi].iter().any(|&(_, b)| {
-                        let pb = tracks[b as usize].imm.combined().x.fixed_rows::<2>(0).into_owned();
+                        let pb = tracks[b as usize].imm.combined_mean().fixed_rows::<2>(0).into_owned();
                         let y = pa - pb;
                         b != a && (y.transpose() * r_inv * y)[(0, 0)] < cfg.encounter_d2
                     });
@@ -907,6 +925,14 @@ impl Fusion {
             }
             let n_held = sc.held.iter().filter(|h| **h).count();
             self.stats.ambiguous_detections += n_held as u64;
+            if n_held > 0 && !cfg.hold_velocity_when_ambiguous && cfg.ambiguous_pair_sum_update {
+                for (k, &(ta, da)) in matches.iter().enumerate() {
+                    if let Some(k2) = sc.ambiguity.swap_partner(k).filter(|k2| *k2 > k && sc.held[*k2]) {
+                        let (tb, db) = matches[k2];
+                        sc.sme.push((ta, da, tb, db));
+                    }
+                }
+            }
             if n_held > 0 && !cfg.hold_velocity_when_ambiguous {
                 let mut flag = sc.held.iter();
                 let (amb_track, amb_det) = (&mut sc.ambiguous_track, &mut sc.ambiguous_det);
@@ -965,20 +991,7 @@ impl Fusion {
                 }
                 m.to_mut().cov_xy = r_eff;
             }
-            // track score (log-likelihood ratio, Blackman & Popoli sec. 6.2): a hit adds
-            // ln(Pd N(y; 0, S) / clutter density)
-            let score_hit = {
-                let g = &tr.imm.models[0];
-                let s = g.p.fixed_view::<2, 2>(0, 0) + m.cov_xy;
-                let y = m.xy_m - g.x.fixed_rows::<2>(0);
-                match s.try_inverse() {
-                    Some(si) if s.determinant() > 0.0 => {
-                        let d2 = (y.transpose() * si * y)[(0, 0)];
-                        pd.ln() - 0.5 * d2 - (std::f64::consts::TAU * s.determinant().sqrt()).ln() - clutter.ln()
-                    }
-                    _ => 0.0,
-                }
-            };
+            let score_hit = hit_score(tr, &m.xy_m, &m.cov_xy, pd, clutter);
             if tr.update(&m, si, kind, cfg, held) {
                 tr.add_score(score_hit, cfg);
                 if clock.is_none() && cfg.estimate_clock_offsets && !held {
@@ -990,6 +1003,33 @@ impl Fusion {
                 sc.matched_track[ti as usize] = true;
             }
             sc.matched_det[di as usize] = true;
+        }
+        // ambiguous swaps (`ambiguous_pair_sum_update`): each track of the pair is updated by
+        // what the two detections say whichever is whose, their sum (Kamen's symmetric
+        // measurement equation), the other track's prediction taken as known:
+        // z_a' = z_d + z_e - z_b, R_a' = R_d + R_e + P_b (both from the predictions before
+        // either update)
+        for &(ta, da, tb, db) in &sc.sme {
+            let (ma, mb) = (&meas[da as usize], &meas[db as usize]);
+            let (ga, gb) =
+                (self.tracks[ta as usize].imm.combined_position(), self.tracks[tb as usize].imm.combined_position());
+            let clock_cov = |g: &(State, Matrix2<f64>)| {
+                let v = Vector2::new(g.0[2], g.0[3]);
+                v * v.transpose() * clock_var_s2
+            };
+            let r_sum = ma.cov_xy + mb.cov_xy + clock_cov(&ga) + clock_cov(&gb);
+            let z_sum = ma.xy_m + mb.xy_m;
+            let pseudo = |other: &(State, Matrix2<f64>)| (z_sum - other.0.fixed_rows::<2>(0), r_sum + other.1);
+            let (za, zb) = (pseudo(&gb), pseudo(&ga));
+            for (ti, (z, r)) in [(ta, za), (tb, zb)] {
+                let tr = &mut self.tracks[ti as usize];
+                let score_hit = hit_score(tr, &z, &r, pd, clutter);
+                if tr.update_by_pair_sum(&z, &r, si) {
+                    tr.add_score(score_hit, cfg);
+                    sc.matched_track[ti as usize] = true;
+                    sc.ambiguous_track[ti as usize] = false;
+                }
+            }
         }
         if let Some(est) = clock.as_mut() {
             est.finish_frame(cfg.clock_offset_drift_sigma_s, cfg.max_clock_offset_s);

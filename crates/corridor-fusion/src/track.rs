@@ -176,7 +176,11 @@ impl Track {
         let heading_rad = m.heading_rad.unwrap_or_else(|| if v0.norm() > 0.5 { v0.y.atan2(v0.x) } else { 0.0 });
         let mut tr = Self {
             id,
-            imm: Imm::new(Gaussian { x, p }, cfg.imm),
+            imm: Imm::new(
+                Gaussian { x, p },
+                cfg.imm,
+                cfg.imm && cfg.stationary_sigma_mps > 0.0 && v0.norm() < cfg.stationary_max_speed_mps,
+            ),
             t,
             z_m: m.z_m,
             status: TrackStatus::Tentative,
@@ -229,6 +233,8 @@ impl Track {
         ProcessNoise {
             accel_sigma_mps2: cfg.accel_sigma_mps2.get(c),
             yaw_accel_sigma_radps2: cfg.yaw_accel_sigma_radps2.get(c),
+            stationary_sigma_mps: if cfg.imm { cfg.stationary_sigma_mps } else { 0.0 },
+            stationary_max_speed_mps: cfg.stationary_max_speed_mps,
         }
     }
 
@@ -259,7 +265,7 @@ impl Track {
             return false;
         }
         self.last_updated = self.t;
-        let g = self.imm.combined().x;
+        let g = self.imm.combined_mean();
         self.last_fix = (Vector2::new(g[0], g[1]), Vector2::new(g[2], g[3]));
         self.record(true);
         self.sensors.insert(sensor);
@@ -290,6 +296,22 @@ impl Track {
             }
             self.heading_rad = wrap_angle(self.heading_rad + a * d);
         }
+        true
+    }
+
+    /// Position update by a pseudo-measurement `z`, `r` from sensor `sensor` (an ambiguous
+    /// pair's detection sum, `FusionConfig::ambiguous_pair_sum_update`): the filter, the hit and
+    /// the sensor, but no class vote, size, height or heading (those would need to know which
+    /// detection is this track's). False (track left as predicted) when numerically impossible.
+    pub fn update_by_pair_sum(&mut self, z: &Vector2<f64>, r: &Matrix2<f64>, sensor: u16) -> bool {
+        if !self.imm.update(z, r) {
+            return false;
+        }
+        self.last_updated = self.t;
+        let g = self.imm.combined_mean();
+        self.last_fix = (Vector2::new(g[0], g[1]), Vector2::new(g[2], g[3]));
+        self.record(true);
+        self.sensors.insert(sensor);
         true
     }
 

@@ -49,6 +49,8 @@ pub enum Motion {
     /// Moves at `v` until `t_stop_s`, stands until `t_go_s`, then moves at `v2` (times relative
     /// to start): a pedestrian waiting at the kerb.
     StopAndGo { p0: Vector2<f64>, v: Vector2<f64>, t_stop_s: f64, t_go_s: f64, v2: Vector2<f64> },
+    /// [`Motion::StopAndGo`], but it sets off accelerating at `accel_mps2` up to `v2`.
+    StopAndSetOff { p0: Vector2<f64>, v: Vector2<f64>, t_stop_s: f64, t_go_s: f64, v2: Vector2<f64>, accel_mps2: f64 },
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +99,25 @@ impl Target {
                     (stop, Vector2::zeros())
                 } else {
                     (stop + v2 * (tau - t_go_s), v2)
+                }
+            }
+            Motion::StopAndSetOff { p0, v, t_stop_s, t_go_s, v2, accel_mps2 } => {
+                let stop = p0 + v * t_stop_s;
+                if tau <= t_stop_s {
+                    (p0 + v * tau, v)
+                } else if tau <= t_go_s {
+                    (stop, Vector2::zeros())
+                } else {
+                    // speed ramps up at accel_mps2 until |v2|, then holds
+                    let (top, dir) = (v2.norm(), v2.normalize());
+                    let t_ramp = top / accel_mps2;
+                    let s = tau - t_go_s;
+                    let (dist, speed) = if s < t_ramp {
+                        (0.5 * accel_mps2 * s * s, accel_mps2 * s)
+                    } else {
+                        (0.5 * top * t_ramp + top * (s - t_ramp), top)
+                    };
+                    (stop + dir * dist, dir * speed)
                 }
             }
         })
