@@ -264,11 +264,7 @@ impl Track {
         if !ok {
             return false;
         }
-        self.last_updated = self.t;
-        let g = self.imm.combined_mean();
-        self.last_fix = (Vector2::new(g[0], g[1]), Vector2::new(g[2], g[3]));
-        self.record(true);
-        self.sensors.insert(sensor);
+        self.fixed_by(sensor);
         let a = cfg.size_alpha.clamp(0.0, 1.0) * if kind == SensorKind::Camera { 0.5 } else { 1.0 };
         self.z_m += a * (m.z_m - self.z_m);
         if let Some(s) = m.size_m {
@@ -307,12 +303,18 @@ impl Track {
         if !self.imm.update(z, r) {
             return false;
         }
+        self.fixed_by(sensor);
+        true
+    }
+
+    /// Bookkeeping after a successful filter update by `sensor`: the time and state of the last
+    /// fix, a hit in the M-of-N history, and the sensor in the set that saw the track.
+    fn fixed_by(&mut self, sensor: u16) {
         self.last_updated = self.t;
         let g = self.imm.combined_mean();
         self.last_fix = (Vector2::new(g[0], g[1]), Vector2::new(g[2], g[3]));
         self.record(true);
         self.sensors.insert(sensor);
-        true
     }
 
     fn vote_class(&mut self, m: &Measurement, kind: SensorKind, cfg: &FusionConfig) {
