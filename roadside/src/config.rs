@@ -154,6 +154,21 @@ impl Default for EventsSection {
     }
 }
 
+/// Fusion options for operators (the `[fusion]` section; every field has a default). The rest
+/// of the tracker's tuning is `corridor_fusion::FusionConfig`'s defaults, fitted to the
+/// acceptance sensor profiles.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FusionSection {
+    /// Speculative in-order processing (`FusionConfig::speculate`, default false): fuse a
+    /// waiting frame before it is due when every sensor it waits for is expected to capture
+    /// after it. The state is published at the same moments with the same content, with less
+    /// work left when the last frame of an instant arrives; it costs CPU (an output kept per
+    /// speculative frame, a snapshot per run of them). Worth it with sensors triggered in a
+    /// fixed order some milliseconds apart; with one common trigger it changes nothing.
+    pub speculate: bool,
+}
+
 /// The whole RSU configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -194,6 +209,9 @@ pub struct RsuConfig {
     /// Event detection thresholds.
     #[serde(default)]
     pub events: EventsSection,
+    /// Fusion options.
+    #[serde(default)]
+    pub fusion: FusionSection,
     /// Sign every state and event with this certified key (absent: unsigned).
     #[serde(default)]
     pub security: Option<crate::security::SecuritySection>,
@@ -370,6 +388,8 @@ mod tests {
             ("listen = [\"tcp/127.0.0.1:7447\"]", "listen = [\"nonsense\"]", "zenoh.listen"),
             ("# [cloud]\n# cache_dir = \"rsu-cache\"", "[cloud]\ncache_dir = \"\"", "cloud.cache_dir"),
             ("# [events]\n# stopped_after_s = 10.0", "[events]\nstopped_after_s = -1.0", "events.stopped_after_s"),
+            ("# [fusion]\n# speculate = false", "[fusion]\nspeculative = true", "speculative"),
+            ("# [fusion]\n# speculate = false", "[fusion]\nspeculate = 1", "speculate = 1"),
         ];
         for (from, to, want) in cases {
             assert!(DEFAULT_CONFIG.contains(from), "{from}");

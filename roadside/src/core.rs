@@ -101,9 +101,9 @@ impl RsuCore {
     /// An RSU for `config` with the default fusion tuning, except that the fusion's sanity
     /// bound on a detection's distance from the frame origin (`max_distance_from_origin_m`) is
     /// widened by the farthest sensor's distance from it: an RSU tracking in a city map's frame
-    /// stands anywhere in that map, not at its origin.
+    /// stands anywhere in that map, not at its origin; and `[fusion] speculate` from the config.
     pub fn new(config: RsuConfig) -> Self {
-        let mut fusion = FusionConfig::default();
+        let mut fusion = FusionConfig { speculate: config.fusion.speculate, ..FusionConfig::default() };
         let farthest = config.sensors.iter().map(|s| s.position_m[0].hypot(s.position_m[1])).fold(0.0, f64::max);
         fusion.max_distance_from_origin_m += farthest;
         Self::with_fusion(config, fusion)
@@ -369,6 +369,28 @@ mod tests {
             }
         }
         assert!(objects > 0, "the detections near (2000, 0) were refused: {:?}", c.stats().fusion);
+    }
+
+    #[test]
+    fn fusion_speculate_in_the_config_reaches_the_fusion() {
+        // two lidars triggered 10 ms apart, frames 2 ms after capture: with speculation a
+        // frame is fused on arrival (the other lidar captures after it), without it waits
+        for speculate in [false, true] {
+            let mut cfg = RsuConfig::parse(DEFAULT_CONFIG, "default").unwrap();
+            cfg.fusion.speculate = speculate;
+            let mut c = RsuCore::new(cfg);
+            let t0 = Timestamp::from_secs_f64(1000.0);
+            for i in 0..20u64 {
+                for (k, sensor) in ["lidar-ne", "lidar-sw"].into_iter().enumerate() {
+                    let t = t0.add_secs_f64(i as f64 * 0.1 + k as f64 * 0.01);
+                    let key = format!("corridor/demo/rsu/rsu-a/sensor/{sensor}/det");
+                    c.handle_sample(t.add_secs_f64(0.002), &key, &bytes(&frame(sensor, t, i)));
+                }
+            }
+            let st = &c.stats().fusion;
+            assert_eq!(st.speculative_frames > 0, speculate, "speculate {speculate}: {st:?}");
+            assert_eq!(st.frames_processed + st.queued_frames, 40, "{st:?}");
+        }
     }
 
     #[test]

@@ -102,6 +102,7 @@ pub(crate) fn rsu_config(
         metrics_port: 0,
         cloud: cache_dir.map(|cache_dir| CloudSection { cache_dir, fetch_timeout_ms: 2000, retry_ms: 500 }),
         events: Default::default(),
+        fusion: Default::default(),
         security: None,
         zenoh: ZenohSection::new("peer", vec![], vec![hub_ep.to_owned()]),
         sensors,

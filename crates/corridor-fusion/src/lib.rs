@@ -48,13 +48,16 @@
 //!    detection than the first time (the late frame now comes first); a track born during the
 //!    replay then takes the id of the track that existed before it, is gone now and was within
 //!    `replay_id_match_m`, so a late frame never renames the objects born near it.
-//!    **Speculation** (`speculate`, on by default): a waiting frame is fused at once when every
+//!    **Speculation** (`speculate`, off by default, the RSU's `[fusion] speculate`; its CPU
+//!    cost and when it pays are in `FusionConfig::speculate`): a waiting frame is fused at once when every
 //!    sensor it waits for is expected to capture its next frame after it (last capture plus
 //!    the measured period, by more than three times the measured trigger jitter): with
 //!    hardware-synchronised sensors the frames of one instant arrive one after the other, and
 //!    without this all of them are fused only once the last is in. This is optimistic
 //!    synchronisation with rollback (Jefferson's Time Warp, ACM TOPLAS 1985) on the replay
-//!    machinery: the tracker is snapshotted before the first speculative frame, a frame
+//!    machinery: the tracker is snapshotted before the first speculative frame, the output
+//!    before each later one is kept (when only the frames before it become due, that is what
+//!    is published, without a rollback), a frame
 //!    captured earlier that still arrives rolls it back (`speculation_rollbacks`; not a late
 //!    frame), and nothing speculative is published: `poll_output` gives exactly what fusing
 //!    in order gives, at the same moments (`tests/speculation.rs` checks this bit for bit),
