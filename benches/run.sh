@@ -3,7 +3,8 @@
 # latency harness in both CPU placements (unpinned, and every thread on vCPU 0) with the RSU
 # in-process and in a separate process and signed (--signed), the transport variants, the scale harness (50 RSUs x
 # 100 objects + 200 vehicles for 30 s) and its knee search, then the report.
-# About 30 minutes on 2 quiet cores (criterion ~15, harnesses ~12, builds aside).
+# About 20 minutes on 2 quiet cores once built (two runs on 2026-12-06: 21 and 18.5 min; the
+# second: latency harness 3.5, scale with both knee searches 7.5, transports 4, criterion 2, demo 1).
 #
 #   benches/run.sh                 # everything
 #   benches/run.sh harness report  # only these stages (harness, scale, transports, criterion, demo, report;
