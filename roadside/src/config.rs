@@ -163,8 +163,8 @@ pub struct FusionSection {
     /// Speculative in-order processing (`FusionConfig::speculate`, default false): fuse a
     /// waiting frame before it is due when every sensor it waits for is expected to capture
     /// after it. The state is published at the same moments with the same content, with less
-    /// work left when the last frame of an instant arrives; it costs CPU (an output kept per
-    /// speculative frame, a snapshot per run of them). Worth it with sensors triggered in a
+    /// work left when the last frame of an instant arrives; it costs CPU (a snapshot of the
+    /// tracker and an output per run of speculative frames). Worth it with sensors triggered in a
     /// fixed order some milliseconds apart; with one common trigger it changes nothing.
     pub speculate: bool,
 }

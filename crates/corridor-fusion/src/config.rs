@@ -101,12 +101,12 @@ pub struct FusionConfig {
     /// capture-time order (`FusionStats::speculation_rollbacks`). Output is held back until the
     /// speculative frames are due by the release rule, so nothing speculative is ever
     /// published: the result is the same as without speculation, only sooner. The price is
-    /// CPU: the output before each speculative frame after the first of a run is kept (so
-    /// that when only the frames before it become due, their output needs no rollback) and
-    /// a run begins with a snapshot; `fusion/step_4x100_200tracks` costs about 1.18x with it
-    /// (2026-12-06, staggered sensors, in one run: 641 against 543 us). It shortens the path
-    /// from an instant's last frame to its state only where frames arrive milliseconds apart
-    /// (`fusion/last_frame_4x100_200tracks_*`: 344 against 515 us); the latency harness, whose
+    /// CPU: each run of speculative frames begins with a snapshot of the tracker and with the
+    /// output fusing in order would publish then (with staggered sensors every frame begins
+    /// a run); `fusion/step_4x100_200tracks`, staggered, polled once per step, costs 1.15x
+    /// with it (2026-12-06, back to back: 623 against 541 us). It shortens the path from an
+    /// instant's last frame to its state only where frames arrive milliseconds apart
+    /// (`fusion/last_frame_4x100_200tracks_*`: 361 against 513 us); the latency harness, whose
     /// sensors share one trigger and arrive within ~0.2 ms, shows no difference. Hence off
     /// unless the sensors are triggered in a fixed order some milliseconds apart.
     pub speculate: bool,

@@ -288,11 +288,8 @@ pub struct Fusion {
     last_confirmed: Option<Timestamp>,
     /// The output of the frames that are due while later ones fused speculatively are not.
     held_output: Option<FusionOutput>,
-    /// The output of the tracker just before each speculative frame after the first of a run,
-    /// keyed by that frame: when only the frames before it become due, this is what fusing in
-    /// order publishes, so building it needs no rollback. Emptied by every rollback.
-    pre_outputs: VecDeque<(FrameKey, Option<FusionOutput>)>,
-    /// The first frame of the newest speculative run: `held_output` was built just before it.
+    /// The first frame of the newest speculative run: `held_output` was built just before it
+    /// (None after a rollback).
     run_first: Option<FrameKey>,
     scratch: Scratch,
 }
@@ -345,7 +342,6 @@ impl Fusion {
             unconfirmed: Vec::new(),
             last_confirmed: None,
             held_output: None,
-            pre_outputs: VecDeque::new(),
             run_first: None,
             stats,
             scratch: Scratch::default(),
@@ -618,7 +614,6 @@ impl Fusion {
         self.speculate(now);
         if self.unconfirmed.is_empty() {
             self.held_output = None;
-            self.pre_outputs.clear();
         } else if confirmed {
             // only some speculative frames became due: what fusing in order publishes now is
             // the state after them, before the rest
@@ -663,10 +658,6 @@ impl Fusion {
                 }
                 self.snapshot_before_speculation(frame.key());
                 self.run_first = Some(frame.key());
-            } else {
-                // what fusing in order publishes if the frames before this one become due
-                // first (staggered sensors: the usual case)
-                self.pre_outputs.push_back((frame.key(), self.output_now()));
             }
             self.unconfirmed.push(frame.key());
             self.stats.speculative_frames += 1;
@@ -691,26 +682,17 @@ impl Fusion {
     }
 
     /// Holds the output of the due frames for `poll_output` while later speculative ones are
-    /// not due: the output recorded before the first of those (`pre_outputs`), or, when a
-    /// rollback discarded it, by rolling back to a snapshot before them, re-fusing the due
-    /// frames, snapshotting, and re-fusing the speculative rest.
+    /// not due. When the first of those began its run in this release (staggered sensors: the
+    /// frames before it were confirmed, then it was fused), `speculate` built that output
+    /// already; otherwise (a run of several frames only partly due) this rolls back to a
+    /// snapshot before them, re-fuses the due frames, holds their output, snapshots, and
+    /// re-fuses the speculative rest.
     fn hold_confirmed_output(&mut self) {
         let Some(&first) = self.unconfirmed.first() else {
             return;
         };
         if self.run_first == Some(first) {
-            // the run began in this release, after the confirmations: `speculate` built the
-            // output before it
             return;
-        }
-        while self.pre_outputs.front().is_some_and(|(k, _)| *k < first) {
-            self.pre_outputs.pop_front();
-        }
-        if self.pre_outputs.front().is_some_and(|(k, _)| *k == first) {
-            if let Some((_, out)) = self.pre_outputs.pop_front() {
-                self.held_output = out;
-                return;
-            }
         }
         let Some(idx) = self.snapshots.iter().rposition(|s| s.key <= first) else {
             return;
@@ -1470,8 +1452,7 @@ impl Fusion {
         // the snapshot stays: the frames after it are re-processed into the history, so it can
         // serve another late frame (or speculation miss) before the next one is taken
         self.snapshots.truncate(idx + 1);
-        // outputs recorded before speculative frames describe the tracker before the rollback
-        self.pre_outputs.clear();
+        // the output built before the run's first frame is not the rolled-back state's
         self.run_first = None;
         let Some(snap) = self.snapshots.back().cloned() else {
             return;

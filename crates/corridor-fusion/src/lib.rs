@@ -55,9 +55,8 @@
 //!    hardware-synchronised sensors the frames of one instant arrive one after the other, and
 //!    without this all of them are fused only once the last is in. This is optimistic
 //!    synchronisation with rollback (Jefferson's Time Warp, ACM TOPLAS 1985) on the replay
-//!    machinery: the tracker is snapshotted before the first speculative frame, the output
-//!    before each later one is kept (when only the frames before it become due, that is what
-//!    is published, without a rollback), a frame
+//!    machinery: the tracker is snapshotted before the first speculative frame of a run and
+//!    the output fusing in order would publish then is built, a frame
 //!    captured earlier that still arrives rolls it back (`speculation_rollbacks`; not a late
 //!    frame), and nothing speculative is published: `poll_output` gives exactly what fusing
 //!    in order gives, at the same moments (`tests/speculation.rs` checks this bit for bit),

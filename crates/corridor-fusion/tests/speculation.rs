@@ -178,11 +178,11 @@ fn speculation_is_off_without_replay() {
 
 #[test]
 fn staggered_sensors_publish_the_in_order_output_without_rolling_back() {
-    // captures 10 ms apart, 50 ms to the RSU: when the last sensor's frame of an instant
-    // arrives, the first three frames are due and the last one is not (it waits for the first
-    // sensor's next frame), so what fusing in order publishes then is the state before the
-    // last frame, which speculation already fused; it is the output recorded before that
-    // frame, not a rollback
+    // captures 10 ms apart, 50 ms to the RSU: a frame's arrival makes the frames before it
+    // due while it is not due itself, so what fusing in order publishes then is the state
+    // before it, which speculation has fused past already. That output was built when the
+    // frame began its speculative run; rebuilding it by a rollback (as before) cost a
+    // rollback and a re-fusion about twice per instant
     let scene = synchronised(0.01, (0.05, 0.050_001));
     let frames = scene.frames(5.0);
     let (spec, _, _) = fuse_both_ways(&scene, &frames, 5.0);
