@@ -885,14 +885,19 @@ mod tests {
         assert!(rms < 0.7 * rms_cv, "standing RMS error {rms} (CV/CT only {rms_cv})");
     }
 
-    #[test]
-    fn a_standing_target_is_explained_by_the_stationary_model_a_moving_one_is_not() {
-        let noise = ProcessNoise {
-            accel_sigma_mps2: 1.0,
-            yaw_accel_sigma_radps2: 0.6,
+    /// Process noise with the stationary model's default sigma and speed limit.
+    fn noise_with_stationary(accel_sigma_mps2: f64, yaw_accel_sigma_radps2: f64) -> ProcessNoise {
+        ProcessNoise {
+            accel_sigma_mps2,
+            yaw_accel_sigma_radps2,
             stationary_sigma_mps: 0.02,
             stationary_max_speed_mps: 3.0,
-        };
+        }
+    }
+
+    #[test]
+    fn a_standing_target_is_explained_by_the_stationary_model_a_moving_one_is_not() {
+        let noise = noise_with_stationary(1.0, 0.6);
         let r = Matrix2::from_diagonal_element(0.0225);
         for (v, stands) in [(0.0, true), (1.2, false)] {
             let g = Gaussian {
@@ -918,12 +923,7 @@ mod tests {
 
     #[test]
     fn the_stationary_model_is_in_the_set_only_at_low_speed() {
-        let noise = ProcessNoise {
-            accel_sigma_mps2: 2.5,
-            yaw_accel_sigma_radps2: 0.5,
-            stationary_sigma_mps: 0.02,
-            stationary_max_speed_mps: 3.0,
-        };
+        let noise = noise_with_stationary(2.5, 0.5);
         let r = Matrix2::from_diagonal_element(0.0225);
         // a car at 10 m/s brakes at 2 m/s^2 to a stop at 5 s, waits, then pulls away at 2 m/s^2
         let g = Gaussian {

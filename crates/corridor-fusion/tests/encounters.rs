@@ -26,6 +26,7 @@ fn stop_and_go(truth_id: u32, p0: (f64, f64), v: (f64, f64), stop_go_s: (f64, f6
             t_stop_s: stop_go_s.0,
             t_go_s: stop_go_s.1,
             v2: Vector2::new(v2.0, v2.1),
+            accel_mps2: f64::INFINITY,
         },
         t_start_s: 0.0,
         t_end_s: 56.0,

@@ -22,7 +22,7 @@ fn stand_then_go(id: u32, p0: (f64, f64), v: (f64, f64), stop_s: f64, go_s: f64,
         truth_id: id,
         class: ObjectClass::Pedestrian,
         size: typical_size(ObjectClass::Pedestrian),
-        motion: Motion::StopAndSetOff {
+        motion: Motion::StopAndGo {
             p0: Vector2::new(p0.0, p0.1),
             v: Vector2::new(v.0, v.1),
             t_stop_s: stop_s,

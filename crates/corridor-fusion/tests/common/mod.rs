@@ -46,11 +46,10 @@ pub enum Motion {
     Arc { centre: Vector2<f64>, radius_m: f64, a0: f64, omega: f64 },
     /// A straight line then an arc: enters the arc at `t_turn_s` (relative to start).
     LineThenArc { p0: Vector2<f64>, v: Vector2<f64>, t_turn_s: f64, omega: f64 },
-    /// Moves at `v` until `t_stop_s`, stands until `t_go_s`, then moves at `v2` (times relative
-    /// to start): a pedestrian waiting at the kerb.
-    StopAndGo { p0: Vector2<f64>, v: Vector2<f64>, t_stop_s: f64, t_go_s: f64, v2: Vector2<f64> },
-    /// [`Motion::StopAndGo`], but it sets off accelerating at `accel_mps2` up to `v2`.
-    StopAndSetOff { p0: Vector2<f64>, v: Vector2<f64>, t_stop_s: f64, t_go_s: f64, v2: Vector2<f64>, accel_mps2: f64 },
+    /// Moves at `v` until `t_stop_s`, stands until `t_go_s`, then sets off accelerating at
+    /// `accel_mps2` up to `v2` (times relative to start; `f64::INFINITY`: at `v2` at once, a
+    /// pedestrian waiting at the kerb).
+    StopAndGo { p0: Vector2<f64>, v: Vector2<f64>, t_stop_s: f64, t_go_s: f64, v2: Vector2<f64>, accel_mps2: f64 },
 }
 
 #[derive(Debug, Clone)]
@@ -91,22 +90,14 @@ impl Target {
                     (p, vn)
                 }
             }
-            Motion::StopAndGo { p0, v, t_stop_s, t_go_s, v2 } => {
+            Motion::StopAndGo { p0, v, t_stop_s, t_go_s, v2, accel_mps2 } => {
                 let stop = p0 + v * t_stop_s;
                 if tau <= t_stop_s {
                     (p0 + v * tau, v)
                 } else if tau <= t_go_s {
                     (stop, Vector2::zeros())
-                } else {
+                } else if accel_mps2.is_infinite() || v2 == Vector2::zeros() {
                     (stop + v2 * (tau - t_go_s), v2)
-                }
-            }
-            Motion::StopAndSetOff { p0, v, t_stop_s, t_go_s, v2, accel_mps2 } => {
-                let stop = p0 + v * t_stop_s;
-                if tau <= t_stop_s {
-                    (p0 + v * tau, v)
-                } else if tau <= t_go_s {
-                    (stop, Vector2::zeros())
                 } else {
                     // speed ramps up at accel_mps2 until |v2|, then holds
                     let (top, dir) = (v2.norm(), v2.normalize());
